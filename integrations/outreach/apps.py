@@ -1,0 +1,9 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class OutreachConfig(AppConfig):
+    name = "integrations.outreach"
+    label = "outreach"
+    verbose_name = "Outreach"

@@ -1,0 +1,37 @@
+"""Writing to the audit trail: one function, used by every part of the product."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from portal.audit.models import AuditEntry
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+    from django.db.models import Model
+
+    from portal.tenancy.models import Organization
+
+
+def audit_record(
+    *,
+    action: str,
+    organization: Organization | None = None,
+    actor: AbstractBaseUser | AnonymousUser | None = None,
+    target: Model | None = None,
+    target_label: str = "",
+    data: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Append one entry. `data` must never hold a secret: it is shown to support staff."""
+    actor_id = getattr(actor, "pk", None)
+    return AuditEntry.objects.create(
+        organization_id=organization.pk if organization else None,
+        organization_label=organization.name if organization else "",
+        actor_id=actor_id,
+        actor_label=getattr(actor, "email", "") if actor_id else "system",
+        action=action,
+        target_type=target._meta.label if target is not None else "",
+        target_id=str(target.pk) if target is not None else "",
+        target_label=target_label or (str(target) if target is not None else ""),
+        data=data or {},
+    )

@@ -1,0 +1,34 @@
+"""Test settings: production settings (DEBUG off) on PostgreSQL and Redis, with test secrets.
+
+Set through the environment, not by overriding settings, so that the server, worker and sandbox
+processes the tests start read exactly the same configuration.
+"""
+
+from __future__ import annotations
+
+import os
+
+TEST_ENVIRONMENT = {
+    "DEBUG": "off",
+    "SECRET_KEY": "test-secret-key-not-for-production-0123456789abcdefghijklmnop",
+    # Two keys, so every test exercises the MultiFernet path (first encrypts, both decrypt).
+    "ENCRYPTION_KEYS": "mDx1cs9cHsUJtuSCSBDC0Ezbo2tVYnOCNQlN3vHbmyY=,"
+    "t8pt7lJf6y6LCRy7R1V3s6gYIRF7wAQ4V6LzJ0nJ2Zc=",
+    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/callbridge",
+    "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+    "SECURE_SSL_REDIRECT": "off",
+    "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+    "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+}
+for _name, _value in TEST_ENVIRONMENT.items():
+    os.environ.setdefault(_name, _value)
+
+from portal.settings import *  # noqa: E402, F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only
+# Production serves hashed files collected by `collectstatic`; tests serve them as they are.
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+STATIC_ROOT.mkdir(exist_ok=True)  # noqa: F405 - whitenoise warns when it is missing
