@@ -7,6 +7,7 @@ processes the tests start read exactly the same configuration.
 from __future__ import annotations
 
 import os
+import random
 
 TEST_ENVIRONMENT = {
     "DEBUG": "off",
@@ -15,7 +16,9 @@ TEST_ENVIRONMENT = {
     "ENCRYPTION_KEYS": "mDx1cs9cHsUJtuSCSBDC0Ezbo2tVYnOCNQlN3vHbmyY=,"
     "t8pt7lJf6y6LCRy7R1V3s6gYIRF7wAQ4V6LzJ0nJ2Zc=",
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/callbridge",
-    "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+    # A Redis database of its own per test run, so runs on one machine never take each other's
+    # tasks (child processes inherit it through the environment).
+    "CELERY_BROKER_URL": f"redis://127.0.0.1:6379/{random.randint(1, 15)}",  # noqa: S311
     "SECURE_SSL_REDIRECT": "off",
     "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
     "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",

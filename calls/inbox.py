@@ -1,0 +1,132 @@
+"""Ingest: commit what a provider told us, then (and only then) acknowledge it.
+
+`inbox_accept` stores every event in one transaction. Work is handed to the workers after the
+commit; if the broker is down the hand-off is skipped and the sweeper finds the call by its
+`due_at`. Nothing here talks to Outreach.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from calls.events import CallEvent
+from calls.models import Call, CallStatus, InboxEvent
+from calls.rules import Direction
+from integrations.models import ProviderConnection
+from portal import clock
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Accepted:
+    stored: int = 0
+    duplicates: int = 0
+    call_ids: set[int] = field(default_factory=set)
+
+
+def inbox_accept(*, connection: ProviderConnection, events: Sequence[CallEvent]) -> Accepted:
+    from calls.tasks import enqueue_call
+
+    accepted = Accepted()
+    urgent: set[int] = set()
+    with transaction.atomic():
+        for event in events:
+            call = _call_for(connection=connection, event=event)
+            if _store(connection=connection, call=call, event=event):
+                accepted.stored += 1
+                accepted.call_ids.add(call.pk)
+                if call.direction == Direction.OUTBOUND and not call.reported_state:
+                    urgent.add(call.pk)  # its "initiated" is due within 5 s of the launch
+            else:
+                accepted.duplicates += 1
+        if accepted.call_ids:
+            Call.objects.filter(pk__in=accepted.call_ids).exclude(status=CallStatus.HELD).update(
+                due_at=clock.now(), status=CallStatus.ACTIVE
+            )
+        for call_id in sorted(accepted.call_ids):
+            transaction.on_commit(
+                lambda call_id=call_id: enqueue_call(call_id, urgent=call_id in urgent)
+            )
+    return accepted
+
+
+def _call_for(*, connection: ProviderConnection, event: CallEvent) -> Call:
+    call, created = Call.objects.get_or_create(
+        connection=connection,
+        provider_call_id=event.provider_call_id,
+        defaults={
+            "organization_id": connection.organization_id,
+            "direction": event.direction,
+            "outreach_call_id": event.outreach_call_id,
+            "from_number": event.from_number.best if event.from_number else "",
+            "to_number": event.to_number.best if event.to_number else "",
+            "extension": event.extension,
+            "agent": event.agent.as_dict(),
+            "first_event_at": event.occurred_at,
+        },
+    )
+    if created:
+        return call
+    # Later events may know more than the first one did (an Outreach id, the agent, numbers).
+    learned = {
+        name: value
+        for name, value in (
+            ("outreach_call_id", event.outreach_call_id),
+            ("from_number", event.from_number.best if event.from_number else ""),
+            ("to_number", event.to_number.best if event.to_number else ""),
+            ("extension", event.extension),
+            ("agent", event.agent.as_dict()),
+        )
+        if value and not getattr(call, name)
+    }
+    if call.first_event_at is None or event.occurred_at < call.first_event_at:
+        learned["first_event_at"] = event.occurred_at
+    if learned:
+        Call.objects.filter(pk=call.pk).update(**learned)
+    return call
+
+
+def _store(*, connection: ProviderConnection, call: Call, event: CallEvent) -> bool:
+    """Insert the event; False when its key was seen before (the repeat is only counted)."""
+    try:
+        with transaction.atomic():
+            InboxEvent.objects.create(
+                organization_id=connection.organization_id,
+                connection=connection,
+                call=call,
+                dedup_key=event.dedup_key,
+                happening=event.happening,
+                occurred_at=event.occurred_at,
+                link=event.link,
+                normalised=_normalised(event),
+                raw=event.raw,
+            )
+    except IntegrityError:
+        InboxEvent.objects.filter(connection=connection, dedup_key=event.dedup_key).update(
+            duplicates=F("duplicates") + 1, last_duplicate_at=clock.now()
+        )
+        return False
+    return True
+
+
+def _normalised(event: CallEvent) -> dict[str, object]:
+    """The adapter's reading of the event, kept beside the raw payload for support staff."""
+    return {
+        "provider": event.provider,
+        "provider_call_id": event.provider_call_id,
+        "direction": str(event.direction),
+        "happening": str(event.happening),
+        "occurred_at": event.occurred_at.isoformat(),
+        "outreach_call_id": event.outreach_call_id,
+        "from": vars(event.from_number) if event.from_number else None,
+        "to": vars(event.to_number) if event.to_number else None,
+        "extension": event.extension,
+        "agent": event.agent.as_dict(),
+        "link": event.link,
+    }

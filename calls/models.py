@@ -1,0 +1,177 @@
+"""Calls, the inbox of what providers told us, and every attempt to tell Outreach.
+
+- `InboxEvent`: one row per provider event, committed before the webhook is acknowledged, unique
+  per (connection, de-duplication key). Its verdict says what the rules made of it.
+- `Call`: one per (connection, provider call id). It records what Outreach already has
+  (`reported_*`), the final state once known, and the scheduling of its work: `due_at` says when
+  a worker should next look at it, `lease_until` that one is delivering right now. Both live in
+  the database so that any number of workers on any number of machines agree.
+- `DeliveryAttempt`: one row per request to Outreach, written before the request leaves, so a
+  worker killed mid-request leaves an attempt whose outcome is unknown and is reconciled.
+- `AgentMapping`: which Outreach user a provider's agent is.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from calls.rules import Direction, Happening, OutreachState, Reported, Verdict
+from integrations.models import ProviderConnection
+from portal.tenancy.models import OrganizationOwned
+
+
+class CallStatus(models.TextChoices):
+    ACTIVE = "active", "Active"  # work may be pending
+    DONE = "done", "Up to date"  # Outreach has everything there is to send
+    HELD = "held", "Held"  # waiting on something a person must fix (see `problem`)
+    FAILED = "failed", "Failed"  # Outreach refused permanently (see `problem`)
+
+
+class Call(OrganizationOwned):
+    connection = models.ForeignKey(ProviderConnection, on_delete=models.CASCADE)
+    provider_call_id = models.CharField(max_length=200)
+    direction = models.CharField(max_length=10, choices=[(d, d) for d in Direction])
+    outreach_call_id = models.CharField(max_length=64, blank=True, db_index=True)
+    # Whose call it is in Outreach, from the agent mapping.
+    outreach_user_id = models.CharField(max_length=64, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    prospect_id = models.CharField(max_length=64, blank=True)
+    from_number = models.CharField(max_length=255, blank=True)
+    to_number = models.CharField(max_length=255, blank=True)
+    extension = models.CharField(max_length=40, blank=True)
+    agent = models.JSONField(default=dict, blank=True)
+
+    reported_state = models.CharField(max_length=20, blank=True)
+    reported_state_changed_at = models.DateTimeField(null=True, blank=True)
+    reported_recording_url = models.CharField(max_length=255, blank=True)
+    reported_voicemail_url = models.CharField(max_length=1024, blank=True)
+    final_state = models.CharField(max_length=20, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    status = models.CharField(max_length=10, choices=CallStatus.choices, default=CallStatus.ACTIVE)
+    problem = models.CharField(max_length=500, blank=True)
+    due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    first_event_at = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "provider_call_id"], name="one_call_per_provider_call"
+            )
+        ]
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.direction} call {self.provider_call_id}"
+
+    def reported(self) -> Reported:
+        return Reported(
+            state=OutreachState(self.reported_state) if self.reported_state else None,
+            state_changed_at=self.reported_state_changed_at,
+            recording_url=self.reported_recording_url or None,
+            voicemail_url=self.reported_voicemail_url or None,
+        )
+
+
+class InboxStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPLIED = Verdict.APPLIED, "Applied"
+    IGNORED = Verdict.IGNORED, "Ignored"
+    HELD = Verdict.HELD, "Held"
+    EXPIRED = Verdict.EXPIRED, "Expired"
+
+
+class InboxEvent(OrganizationOwned):
+    connection = models.ForeignKey(ProviderConnection, on_delete=models.CASCADE)
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="events")
+    dedup_key = models.CharField(max_length=200)
+    happening = models.CharField(max_length=30, choices=[(h, h) for h in Happening])
+    occurred_at = models.DateTimeField()
+    link = models.CharField(max_length=2048, blank=True)
+    normalised = models.JSONField(default=dict)
+    raw = models.JSONField(null=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(
+        max_length=10, choices=InboxStatus.choices, default=InboxStatus.PENDING
+    )
+    reason = models.CharField(max_length=500, blank=True)
+    # Repeats of this event (same de-duplication key): acknowledged, counted, never processed.
+    duplicates = models.PositiveIntegerField(default=0)
+    last_duplicate_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "dedup_key"], name="one_event_per_key")
+        ]
+        ordering = ["occurred_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.happening} at {self.occurred_at:%H:%M:%S} ({self.status})"
+
+
+class AttemptOutcome(models.TextChoices):
+    IN_FLIGHT = "in_flight", "In flight"  # sent, no answer recorded (yet, or ever: see reconcile)
+    SUCCEEDED = "succeeded", "Succeeded"
+    TRANSIENT = "transient", "Failed, will retry"
+    PERMANENT = "permanent", "Refused"
+    UNKNOWN = "unknown", "Outcome unknown"  # the worker died; reconciled with Outreach
+
+
+class DeliveryAttempt(OrganizationOwned):
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="attempts")
+    purpose = models.CharField(max_length=20)  # create, update, lookup
+    attempt = models.PositiveIntegerField()  # 1 for the first try of this request
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=300)
+    request_body = models.JSONField(null=True)
+    status_code = models.PositiveSmallIntegerField(null=True)
+    response_body = models.TextField(blank=True)
+    outreach_error_id = models.CharField(max_length=100, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    outcome = models.CharField(
+        max_length=10, choices=AttemptOutcome.choices, default=AttemptOutcome.IN_FLIGHT
+    )
+    started_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField(null=True)
+    replay = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["started_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} -> {self.status_code or self.outcome}"
+
+
+class AgentIdentityKind(models.TextChoices):
+    EMAIL = "email", "Email"
+    EXTENSION = "extension", "Extension"
+    PHONE = "phone", "Phone number"
+    ID = "id", "Provider agent id"
+
+
+class AgentMapping(OrganizationOwned):
+    """A provider's agent identity -> an Outreach user (and our user, when they have joined)."""
+
+    kind = models.CharField(max_length=10, choices=AgentIdentityKind.choices)
+    value = models.CharField(max_length=254)
+    outreach_user_id = models.CharField(max_length=64)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "kind", "value"], name="one_mapping_per_identity"
+            )
+        ]
+        ordering = ["kind", "value"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.value} -> Outreach user {self.outreach_user_id}"

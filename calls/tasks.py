@@ -1,0 +1,64 @@
+"""Celery tasks: thin wrappers that hand a call to the pipeline, and the sweeper.
+
+The broker is only a doorbell. What must happen is written in the database (`Call.due_at`), so a
+task lost with a killed worker or a restarted broker is re-sent by the sweeper, and a task sent
+twice does nothing the second time (the pipeline's lease and `due_at` checks).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from celery import shared_task
+from django.db.models import Q
+
+from calls.models import Call, CallStatus
+from calls.pipeline import call_advance
+from portal import clock
+
+logger = logging.getLogger(__name__)
+
+URGENT_QUEUE = "urgent"  # outbound calls whose "initiated" is due within 5 s
+DEFAULT_QUEUE = "celery"
+# A call due longer than this was not picked up by its own task: the sweeper sends another.
+SWEEP_GRACE = timedelta(seconds=5)
+SWEEP_BATCH = 1000
+
+
+def enqueue_call(call_id: int, *, urgent: bool = False, countdown: float | None = None) -> None:
+    """Ring the doorbell; never fail the caller over it (the sweeper is the guarantee)."""
+    try:
+        advance_call.apply_async(
+            (call_id,),
+            queue=URGENT_QUEUE if urgent else DEFAULT_QUEUE,
+            countdown=countdown,
+            retry=False,
+        )
+    except Exception:  # the broker is away: the sweeper will find the call by its due_at
+        logger.warning(
+            "could not enqueue call %s; the sweeper will pick it up", call_id, exc_info=True
+        )
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def advance_call(call_id: int) -> None:
+    call_advance(call_id=call_id)
+
+
+@shared_task(ignore_result=True)
+def sweep_due_calls() -> int:
+    now = clock.now()
+    due = (
+        Call.objects.filter(status=CallStatus.ACTIVE, due_at__lte=now - SWEEP_GRACE)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .order_by("due_at")
+        .values_list("pk", "direction", "reported_state")[:SWEEP_BATCH]
+    )
+    count = 0
+    for call_id, direction, reported_state in due:
+        enqueue_call(call_id, urgent=direction == "outbound" and not reported_state)
+        count += 1
+    if count:
+        logger.info("sweeper re-enqueued %s due call(s)", count)
+    return count

@@ -1,0 +1,172 @@
+"""The generic provider: any phone system that can POST our normalised events, signed as the
+Standard Webhooks specification says (https://www.standardwebhooks.com/).
+
+Headers: `webhook-id`, `webhook-timestamp` (Unix seconds, 5-minute tolerance) and
+`webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`; several space-separated
+signatures are accepted, and a connection may hold several secrets, so secrets can rotate.
+The body format is documented in README.md ("The generic webhook").
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.http import HttpRequest
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from calls.events import AgentIdentity, CallEvent, normalise_number
+from calls.rules import RECORDING_URL_MAX, VOICEMAIL_URL_MAX, Direction, Happening
+from integrations.adapter import WebhookRejected
+from integrations.models import ProviderConnection
+
+MAX_EVENTS = 500
+LINK_LIMITS = {
+    Happening.RECORDING_READY: RECORDING_URL_MAX,
+    Happening.VOICEMAIL_LEFT: VOICEMAIL_URL_MAX,
+}
+FIELDS = {
+    "id",
+    "call_id",
+    "direction",
+    "happening",
+    "occurred_at",
+    "outreach_call_id",
+    "from",
+    "to",
+    "extension",
+    "agent",
+    "link",
+}
+
+
+class GenericAdapter:
+    kind = "generic"
+
+    def verify(self, request: HttpRequest, connection: ProviderConnection) -> None:
+        headers = {
+            name: request.headers.get(name, "")
+            for name in ("webhook-id", "webhook-timestamp", "webhook-signature")
+        }
+        missing = [name for name, value in headers.items() if not value]
+        if missing:
+            raise WebhookRejected(f"Missing header(s): {', '.join(missing)}.", status=401)
+        secrets = connection.signing_secrets()
+        if not secrets:
+            raise WebhookRejected("This connection has no signing secret yet.", status=401)
+        body = request.body.decode("utf-8", errors="replace")
+        reason = "No signature matches any of this connection's secrets."
+        for secret in secrets:
+            try:
+                Webhook(secret).verify(body, headers, json_parse=False)
+                return
+            except WebhookVerificationError as error:
+                if "timestamp" in str(error):
+                    reason = f"{error} (tolerance is 5 minutes)."
+            except (ValueError, TypeError):  # malformed signature header or secret
+                reason = "Malformed webhook-signature header: expected 'v1,<base64>'."
+        raise WebhookRejected(reason, status=401)
+
+    def parse(self, request: HttpRequest, connection: ProviderConnection) -> list[CallEvent]:
+        try:
+            body = json.loads(request.body)
+        except (ValueError, UnicodeDecodeError) as error:
+            raise WebhookRejected(f"Body is not valid JSON: {error}.") from None
+        items = body.get("events") if isinstance(body, dict) else None
+        if not isinstance(items, list) or not items:
+            raise WebhookRejected('Expected {"events": [...]} with at least one event.', status=422)
+        if len(items) > MAX_EVENTS:
+            raise WebhookRejected(f"At most {MAX_EVENTS} events per request.", status=413)
+        region = connection.organization.default_region
+        return [_event(item, f"events[{i}]", region=region) for i, item in enumerate(items)]
+
+
+def _event(item: Any, where: str, *, region: str) -> CallEvent:
+    if not isinstance(item, dict):
+        raise WebhookRejected(f"{where} must be an object.", status=422)
+    unknown = set(item) - FIELDS
+    if unknown:
+        raise WebhookRejected(
+            f"{where} has unknown field(s): {', '.join(sorted(unknown))}.", status=422
+        )
+    text = _texts(item, where)
+    happening = _choice(Happening, text("happening", required=True), f"{where}.happening")
+    direction = _choice(Direction, text("direction", required=True), f"{where}.direction")
+    link = text("link")
+    if happening in LINK_LIMITS:
+        _check_link(link, limit=LINK_LIMITS[happening], where=f"{where}.link")
+    elif link:
+        raise WebhookRejected(
+            f"{where}.link is only for recording_ready and voicemail_left.", status=422
+        )
+    agent = item.get("agent") or {}
+    if not isinstance(agent, dict) or set(agent) - {"email", "extension", "phone", "id"}:
+        raise WebhookRejected(
+            f"{where}.agent must be an object with email, extension, phone or id.", status=422
+        )
+    return CallEvent(
+        dedup_key=text("id", required=True, limit=200),
+        provider="generic",
+        provider_call_id=text("call_id", required=True, limit=200),
+        direction=direction,
+        happening=happening,
+        occurred_at=_time(text("occurred_at", required=True), f"{where}.occurred_at"),
+        outreach_call_id=text("outreach_call_id", limit=64),
+        from_number=normalise_number(text("from", limit=255), default_region=region)
+        if item.get("from")
+        else None,
+        to_number=normalise_number(text("to", limit=255), default_region=region)
+        if item.get("to")
+        else None,
+        extension=text("extension", limit=40),
+        agent=AgentIdentity(**{k: str(v) for k, v in agent.items() if v}),
+        link=link,
+        raw=item,
+    )
+
+
+def _texts(item: dict[str, Any], where: str):
+    def text(name: str, *, required: bool = False, limit: int = 2048) -> str:
+        value = item.get(name)
+        if value is None or value == "":
+            if required:
+                raise WebhookRejected(f"{where}.{name} is required.", status=422)
+            return ""
+        if not isinstance(value, str):
+            raise WebhookRejected(f"{where}.{name} must be a string.", status=422)
+        if len(value) > limit:
+            raise WebhookRejected(f"{where}.{name} is longer than {limit} characters.", status=422)
+        return value
+
+    return text
+
+
+def _choice(enum: type, value: str, where: str):
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum)
+        raise WebhookRejected(f"{where} '{value}' is not one of: {allowed}.", status=422) from None
+
+
+def _time(value: str, where: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise WebhookRejected(f"{where} is not an ISO 8601 date-time.", status=422) from None
+    if moment.tzinfo is None:
+        raise WebhookRejected(f"{where} needs a time zone (e.g. a trailing Z).", status=422)
+    return moment
+
+
+def _check_link(link: str, *, limit: int, where: str) -> None:
+    if not link:
+        raise WebhookRejected(f"{where} is required for this happening.", status=422)
+    if urlsplit(link).scheme not in ("http", "https") or not urlsplit(link).netloc:
+        raise WebhookRejected(
+            f"{where} must be an http or https URL (Outreach accepts no other).", status=422
+        )
+    if len(link) > limit:
+        raise WebhookRejected(f"{where} is longer than Outreach's {limit} characters.", status=422)

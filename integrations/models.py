@@ -1,0 +1,70 @@
+"""A telephony provider as one organisation installed it, and every webhook it sent us.
+
+The provider itself (what Twilio *is*: how to verify, how to parse) lives in its folder and the
+registry; a `ProviderConnection` is this organisation's installation of it: its webhook URL token,
+its secrets (encrypted) and its status.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.db import models
+
+from integrations.registry import provider_choices
+from portal.encryption import EncryptedTextField
+from portal.tenancy.models import OrganizationOwned
+
+
+def new_webhook_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class ProviderConnection(OrganizationOwned):
+    kind = models.CharField(max_length=30, choices=provider_choices())
+    name = models.CharField(max_length=100)
+    # The unguessable part of the webhook URL that tells us which connection is calling.
+    webhook_token = models.CharField(max_length=64, unique=True, default=new_webhook_token)
+    # Space-separated signing secrets, newest first; several while a secret is being rotated.
+    webhook_secrets = EncryptedTextField(blank=True, default="")
+    # Provider credentials for placing calls (native adapters), as the adapter defines them.
+    credentials = EncryptedTextField(blank=True, default="")
+    is_active = models.BooleanField(default=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()})"
+
+    def signing_secrets(self) -> list[str]:
+        return self.webhook_secrets.reveal().split() if self.webhook_secrets else []
+
+
+class WebhookReceipt(models.Model):
+    """Every webhook request we answered with an error, for support staff.
+
+    Accepted webhooks are not listed here: their events are in the inbox. The organisation is
+    known only when the URL's token matched a connection; unmatched requests are for platform
+    staff only.
+    """
+
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    connection = models.ForeignKey(
+        ProviderConnection, null=True, blank=True, on_delete=models.CASCADE
+    )
+    organization_id = models.BigIntegerField(null=True, db_index=True)
+    provider = models.CharField(max_length=30)
+    status = models.PositiveSmallIntegerField()
+    reason = models.CharField(max_length=500)
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    content_type = models.CharField(max_length=200, blank=True)
+    # The start of the body, so support can see what was sent; signatures are not kept.
+    body_excerpt = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.provider} webhook refused ({self.status}): {self.reason}"

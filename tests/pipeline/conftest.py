@@ -1,0 +1,117 @@
+"""The real thing for pipeline tests: the sandbox as its own process, a Celery worker process on
+the real broker, PostgreSQL with committed data, and webhooks signed as providers sign them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from calls.services import agent_mapping_create
+from integrations.models import ProviderConnection
+from integrations.outreach.models import ConnectionKind
+from integrations.outreach.oauth import TokenGrant
+from integrations.outreach.sandbox.control import SandboxControl
+from integrations.outreach.sandbox.launcher import sandbox_process
+from integrations.outreach.services import OutreachIdentity, connection_connect
+from portal.encryption import Secret
+from portal.tenancy.models import Membership, Organization, Role
+from tests.conftest import make_user
+from tests.pipeline.helpers import Pipeline
+from tests.processes import child_process_environment, running
+
+SIGNING_SECRET = "whsec_" + "c2VjcmV0LWZvci10aGUtZ2VuZXJpYy13ZWJob29r"
+
+
+@pytest.fixture(scope="session")
+def sandbox_url() -> Iterator[str]:
+    with sandbox_process() as url:
+        yield url
+
+
+@pytest.fixture
+def sandbox(sandbox_url: str) -> Iterator[SandboxControl]:
+    with SandboxControl(sandbox_url) as control:
+        control.reset()
+        yield control
+
+
+@pytest.fixture(scope="session")
+def worker(django_db_setup: None, django_db_blocker: object, sandbox_url: str) -> Iterator[None]:
+    """Two real Celery worker processes on the real broker, consuming both queues."""
+    with django_db_blocker.unblock():
+        env = child_process_environment(
+            OUTREACH_API_URL=f"{sandbox_url}/api/v2", OUTREACH_OAUTH_URL=f"{sandbox_url}/oauth"
+        )
+    command = [
+        "celery",
+        "-A",
+        "portal",
+        "worker",
+        "--loglevel",
+        "INFO",
+        "--concurrency",
+        "2",
+        "--queues",
+        "urgent,celery",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+    ]
+    with running(command, env=env) as process:
+        yield process
+
+
+@pytest.fixture
+def pipeline(
+    transactional_db: None, sandbox: SandboxControl, worker: object, settings: object
+) -> Pipeline:
+    """Alice's organisation with its Outreach org connected, a generic provider connection and
+    one rep (Rita) whose agent email is mapped to her Outreach user."""
+    settings.OUTREACH_API_URL = f"{sandbox.base_url}/api/v2"
+    settings.OUTREACH_OAUTH_URL = f"{sandbox.base_url}/oauth"
+    organization = Organization.objects.create(name="Alice & Co", slug="alice-co")
+    alice = make_user("alice@example.com")
+    Membership.objects.create(organization=organization, user=alice, role=Role.ADMIN)
+    org = sandbox.default_org()
+    admin = sandbox.create_user(email="admin@alice.example", first_name="Ada", last_name="Admin")
+    rita = sandbox.create_user(email="rita@alice.example", first_name="Rita", last_name="Rep")
+    grant = sandbox.issue_token(admin["id"], scopes=Pipeline.SCOPES)
+    connection_connect(
+        organization=organization,
+        kind=ConnectionKind.ORGANIZATION,
+        rep=None,
+        actor=alice,
+        grant=TokenGrant(
+            access_token=Secret(grant["access_token"]),
+            refresh_token=Secret(grant["refresh_token"]),
+            expires_at=timezone.now() + timedelta(seconds=grant["expires_in"]),
+            scopes=grant["scope"].split(),
+        ),
+        identity=OutreachIdentity(
+            user_id=str(admin["id"]),
+            email=admin["email"],
+            name="Ada Admin",
+            org_id=org["guid"],
+            org_name=org["name"],
+            scopes=grant["scope"].split(),
+        ),
+    )
+    provider = ProviderConnection.objects.create(
+        organization=organization, kind="generic", name="Our PBX", webhook_secrets=SIGNING_SECRET
+    )
+    agent_mapping_create(
+        organization=organization,
+        kind="email",
+        value="rita@pbx.example",
+        outreach_user_id=str(rita["id"]),
+    )
+    return Pipeline(
+        sandbox=sandbox,
+        organization=organization,
+        provider=provider,
+        secret=SIGNING_SECRET,
+        rep_outreach_id=rita["id"],
+    )

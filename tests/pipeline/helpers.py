@@ -1,0 +1,109 @@
+"""Sending signed generic webhooks and waiting for Outreach (the sandbox) to agree."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.test import Client
+from standardwebhooks.webhooks import Webhook
+
+from integrations.models import ProviderConnection
+from integrations.outreach.sandbox.control import CallView, SandboxControl
+from portal.tenancy.models import Organization
+
+
+def signed_headers(
+    secret: str, body: str, *, msg_id: str | None = None, at: datetime | None = None
+) -> dict[str, str]:
+    msg_id = msg_id or f"msg_{uuid.uuid4().hex}"
+    at = at or datetime.now(UTC)
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": Webhook(secret).sign(msg_id, at, body),
+    }
+
+
+@dataclass
+class Pipeline:
+    SCOPES = ("calls.all", "users.read", "prospects.read", "phoneNumbers.read")
+
+    sandbox: SandboxControl
+    organization: Organization
+    provider: ProviderConnection
+    secret: str
+    rep_outreach_id: int
+    start: datetime = field(default_factory=lambda: datetime.now(UTC) - timedelta(minutes=2))
+    client: Client = field(default_factory=Client)
+
+    @property
+    def url(self) -> str:
+        return f"/hooks/generic/{self.provider.webhook_token}/"
+
+    def event(
+        self,
+        call_id: str,
+        happening: str,
+        second: float,
+        *,
+        direction: str = "outbound",
+        **extra: Any,
+    ) -> dict[str, Any]:
+        """An event `second` seconds into the test's timeline, by Rita's agent."""
+        return {
+            "id": f"{call_id}:{happening}:{second}",
+            "call_id": call_id,
+            "direction": direction,
+            "happening": happening,
+            "occurred_at": (self.start + timedelta(seconds=second)).isoformat(),
+            "agent": {"email": "rita@pbx.example"},
+            **extra,
+        }
+
+    def post(self, events: list[dict[str, Any]], **headers: str) -> Any:
+        body = json.dumps({"events": events})
+        return self.client.post(
+            self.url,
+            body,
+            content_type="application/json",
+            headers={**signed_headers(self.secret, body), **headers},
+        )
+
+    def send(self, events: list[dict[str, Any]]) -> None:
+        response = self.post(events)
+        assert response.status_code == 200, response.content
+
+    def wait_for(
+        self, call_id: str, predicate: Callable[[CallView], bool], *, timeout: float = 20.0
+    ) -> CallView:
+        deadline = time.monotonic() + timeout
+        view = self.sandbox.call(call_id)
+        while not predicate(view):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"call {call_id} did not get there: {json.dumps(view)[:3000]}")
+            time.sleep(0.1)
+            view = self.sandbox.call(call_id)
+        return view
+
+
+def eventually(check: Callable[[], bool], *, timeout: float = 20.0) -> None:
+    """For our own side of the pipeline, which records Outreach's answer just after it comes."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.1)
+
+
+def state_of(view: CallView) -> str | None:
+    return view["call"]["attributes"].get("state")
+
+
+def refusals(sandbox: SandboxControl) -> list[dict[str, Any]]:
+    return [r for r in sandbox.requests(path_prefix="/api/v2") if r["status"] >= 400]
