@@ -18,8 +18,11 @@ TEST_ENVIRONMENT = {
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/callbridge",
     # A Redis database of its own per test run, so runs on one machine never take each other's
     # tasks (child processes inherit it through the environment).
-    "CELERY_BROKER_URL": f"redis://127.0.0.1:6379/{random.randint(1, 15)}",  # noqa: S311
+    "CELERY_BROKER_URL": f"redis://127.0.0.1:6379/{random.randint(1, 15)}",
     "SECURE_SSL_REDIRECT": "off",
+    # The sandbox's default OAuth client (integrations/outreach/sandbox/options.py).
+    "OUTREACH_CLIENT_ID": "callbridge-dev",
+    "OUTREACH_CLIENT_SECRET": "callbridge-dev-secret",
     "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
     "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
 }

@@ -39,6 +39,7 @@ class Pipeline:
     provider: ProviderConnection
     secret: str
     rep_outreach_id: int
+    admin_outreach_id: int
     start: datetime = field(default_factory=lambda: datetime.now(UTC) - timedelta(minutes=2))
     client: Client = field(default_factory=Client)
 
@@ -86,10 +87,28 @@ class Pipeline:
         view = self.sandbox.call(call_id)
         while not predicate(view):
             if time.monotonic() > deadline:
-                raise AssertionError(f"call {call_id} did not get there: {json.dumps(view)[:3000]}")
+                raise AssertionError(
+                    f"call {call_id} did not get there: {json.dumps(view)[:3000]}\n"
+                    f"our side: {our_side(call_id)}"
+                )
             time.sleep(0.1)
             view = self.sandbox.call(call_id)
         return view
+
+
+def our_side(outreach_call_id: str) -> str:
+    """What we know of a call, for a failing test's message."""
+    from calls.models import Call
+
+    lines = []
+    for call in Call.objects.filter(outreach_call_id=outreach_call_id):
+        lines.append(f"{call} status={call.status} problem={call.problem!r} due={call.due_at}")
+        lines += [f"  event {e.happening} {e.status} {e.reason}" for e in call.events.all()]
+        lines += [
+            f"  attempt {a.method} {a.path} {a.status_code} {a.outcome} {a.error}"
+            for a in call.attempts.all()
+        ]
+    return "\n".join(lines) or "no call"
 
 
 def eventually(check: Callable[[], bool], *, timeout: float = 20.0) -> None:

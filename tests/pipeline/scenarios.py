@@ -1,0 +1,94 @@
+"""The seed's final-state table (000, "Call states") as provider happenings, and a generator of
+whole calls for the load and fault tests."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+# (direction, the table's "Result", happenings in the order they happen, final state)
+TABLE = [
+    (
+        "outbound",
+        "answered by the callee",
+        ["dialling", "ringing", "answered", "ended"],
+        "completed",
+    ),
+    ("inbound", "answered by the callee", ["ringing", "answered", "ended"], "completed"),
+    (
+        "outbound",
+        "caller cancels before pick-up",
+        ["dialling", "ringing", "caller_hung_up"],
+        "canceled",
+    ),
+    ("inbound", "caller cancels before pick-up", ["ringing", "caller_hung_up"], "canceled"),
+    ("outbound", "fails to set up (SIP 480)", ["dialling", "setup_failed"], "failed"),
+    ("inbound", "fails to set up (SIP 480)", ["ringing", "setup_failed"], "failed"),
+    ("inbound", "user rejects", ["ringing", "rejected"], "busy"),
+    (
+        "inbound",
+        "user rejects, voicemail picks up",
+        ["ringing", "rejected", "voicemail_left"],
+        "busy",
+    ),
+    ("inbound", "times out", ["ringing", "not_answered"], "no answer"),
+    (
+        "inbound",
+        "times out, voicemail picks up",
+        ["ringing", "not_answered", "voicemail_left"],
+        "no answer",
+    ),
+    ("outbound", "callee rejects", ["dialling", "ringing", "rejected"], "busy"),
+    (
+        "outbound",
+        "callee rejects, voicemail picks up",
+        ["dialling", "ringing", "answered_by_voicemail", "ended"],
+        "completed",
+    ),
+    ("outbound", "times out", ["dialling", "ringing", "not_answered"], "no answer"),
+    (
+        "outbound",
+        "times out, voicemail picks up",
+        ["dialling", "ringing", "answered_by_voicemail", "ended"],
+        "completed",
+    ),
+]
+
+
+@dataclass
+class PlannedCall:
+    provider_call_id: str
+    direction: str
+    final_state: str
+    events: list[dict[str, Any]]
+    outreach_call_id: str = ""
+    recording: str = ""
+    voicemail: str = ""
+
+
+def planned_call(pipeline: Any, index: int, row: tuple, *, rng: random.Random) -> PlannedCall:
+    direction, _, happenings, final = row
+    call_id = f"load-{index}"
+    extra: dict[str, Any] = {
+        "direction": direction,
+        "to": "+12065550100",
+        "from": f"+1415555{index % 10000:04d}",
+    }
+    planned = PlannedCall(call_id, direction, final, [])
+    if direction == "outbound":
+        launched = pipeline.sandbox.launch_call(pipeline.rep_outreach_id, "+12065550100")
+        planned.outreach_call_id = extra["outreach_call_id"] = str(launched["id"])
+    seconds = 0.0
+    for happening in happenings:
+        link = {}
+        if happening == "voicemail_left":
+            planned.voicemail = link["link"] = f"https://vm.example/{call_id}.mp3"
+        planned.events.append(pipeline.event(call_id, happening, seconds, **extra, **link))
+        seconds += rng.uniform(0.5, 20)
+    if final == "completed" and rng.random() < 0.7:
+        planned.recording = f"https://rec.example/{call_id}.mp3"
+        planned.events.append(
+            pipeline.event(call_id, "recording_ready", seconds + 1, **extra, link=planned.recording)
+        )
+    return planned
