@@ -67,10 +67,13 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.socialaccount",
+    "portal",  # project-wide management commands (rotate_encryption_keys)
     "portal.audit",
     "portal.tenancy",
     "portal.accounts",
+    "integrations",
     "integrations.outreach",
+    "integrations.outreach.provider",
     "calls",
 ]
 
@@ -127,21 +130,43 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "broker"
-    for _folder in ("queue", "processed"):
+    for _folder in ("queue", "processed", "control"):
         (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    # The database, not the broker, guarantees delivery: this re-sends whatever is due and was
+    # not picked up (a task lost with a killed worker, or never sent while the broker was away).
+    "sweep-due-calls": {"task": "calls.tasks.sweep_due_calls", "schedule": 5.0},
+    # Outreach refresh tokens die after 14 days unused; keep idle connections alive.
+    "outreach-refresh-idle-connections": {
+        "task": "integrations.outreach.tasks.refresh_idle_connections",
+        "schedule": 6 * 3600.0,
+    },
+    "outreach-prune-rate-windows": {
+        "task": "integrations.outreach.tasks.prune_rate_windows",
+        "schedule": 3600.0,
+    },
+}
+# Outbound calls' first update has its own queue, so it never waits behind other calls' backlog.
+# Workers consume both: `celery -A portal worker --queues urgent,celery`.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+# A webhook must not hang on a broker that is away: publish once, fail fast, the sweeper follows.
+CELERY_TASK_PUBLISH_RETRY = False
+CELERY_BROKER_CONNECTION_TIMEOUT = 2.0
 CELERY_TIMEZONE = "UTC"
 
 # --- Accounts (django-allauth) ----------------------------------------------------------------
@@ -156,6 +181,12 @@ ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_EMAIL_VERIFICATION = "optional" if DEBUG else "mandatory"
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = urlsplit(PUBLIC_BASE_URL).scheme or "https"
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Callbridge] "
+# Outreach is connected through allauth, which never signs anyone in with it
+# (integrations/outreach/adapter.py).
+SOCIALACCOUNT_ADAPTER = "integrations.outreach.adapter.OutreachConnectAdapter"
+SOCIALACCOUNT_PROVIDERS = {
+    "outreach": {"APPS": [{"client_id": OUTREACH_CLIENT_ID, "secret": OUTREACH_CLIENT_SECRET}]}
+}
 LOGIN_REDIRECT_URL = "home"
 LOGIN_URL = "account_login"
 
@@ -221,4 +252,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # httpx logs every request at INFO, with its URL; our own attempt records say more.
+    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }

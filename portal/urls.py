@@ -3,6 +3,8 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
+from integrations.outreach import urls as outreach_urls
+from integrations.webhooks import receive_webhook
 from portal import health
 from portal.accounts import urls as accounts_urls
 from portal.tenancy import urls as tenancy_urls
@@ -10,15 +12,18 @@ from portal.tenancy import urls as tenancy_urls
 # Every page of one organisation lives under /o/<org>/ and is an @organization_view.
 organization_urlpatterns = [
     *tenancy_urls.organization_urlpatterns,
+    *outreach_urls.organization_urlpatterns,
 ]
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("hooks/<slug:provider>/<str:token>/", receive_webhook, name="webhook"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include(accounts_urls.api_urlpatterns)),
     path("", include(accounts_urls.urlpatterns)),
+    path("", include(outreach_urls.urlpatterns)),
     path("", include(tenancy_urls.urlpatterns)),
     path("o/<slug:org>/", include(organization_urlpatterns)),
 ]

@@ -1,0 +1,293 @@
+"""The one Outreach API client, used by everything that talks to Outreach's REST API (v2).
+
+Every request: a valid token from the connection (refreshed under its row lock when it expires
+soon), one unit of the token user's shared hourly budget, JSON:API headers, connect and read
+timeouts, and an `Attempt` recorded whatever happens. A 401 refreshes the token once and tries
+again. Failures are typed (errors.py): 4xx other than 401/408/429 are permanent; 5xx, timeouts,
+connection errors, 401 and 429 are transient, 429 with the wait Outreach asked for.
+
+No row lock is held during an API request; the only lock, the refresh's, is bounded by the token
+endpoint's own timeout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import httpx
+from django.conf import settings
+
+from integrations.outreach.budget import budget_observe, budget_spend
+from integrations.outreach.errors import (
+    Attempt,
+    OutreachError,
+    OutreachRateLimited,
+    OutreachResponse,
+)
+from integrations.outreach.models import OutreachConnection
+from integrations.outreach.services import (
+    OutreachIdentity,
+    connection_access_token,
+    connection_refresh,
+)
+from integrations.outreach.transport import error_of, new_http_client, retry_after, send
+from portal.encryption import Secret
+
+JSON_API = "application/vnd.api+json"
+TRANSIENT_4XX = frozenset({401, 408, 429})
+
+
+@dataclass(frozen=True)
+class CallCreated:
+    call_id: str
+    response: OutreachResponse
+
+
+class OutreachClient:
+    """Acts with one connection (or, while connecting, with a bare access token)."""
+
+    def __init__(
+        self,
+        *,
+        connection: OutreachConnection | None = None,
+        access_token: Secret | None = None,
+        http: httpx.Client | None = None,
+    ) -> None:
+        if (connection is None) == (access_token is None):
+            raise ValueError("Give either a connection or an access token.")
+        self.connection = connection
+        self._access_token = access_token
+        self._http = http or new_http_client()
+
+    def __enter__(self) -> OutreachClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # The API ------------------------------------------------------------------------------
+
+    def whoami(self) -> tuple[OutreachIdentity, OutreachResponse]:
+        """`GET /api/v2`: the token's org as `data`, its user and scopes in `meta`."""
+        response = self._request("GET", "")
+        try:
+            meta, org = response.document["meta"], response.data
+            user = meta["user"]
+            name = " ".join(filter(None, [user.get("firstName"), user.get("lastName")]))
+            identity = OutreachIdentity(
+                user_id=str(user["id"]),
+                email=str(user.get("email") or ""),
+                name=name,
+                org_id=str(org["id"]),
+                org_name=str((org.get("attributes") or {}).get("name") or ""),
+                scopes=list(meta.get("scopes") or []),
+            )
+        except (KeyError, TypeError, AttributeError):
+            raise OutreachError(
+                "Outreach did not say which user and org this token belongs to.",
+                permanent=True,
+                status=200,
+                error_id="invalidWhoAmI",
+                attempts=response.attempts,
+            ) from None
+        return identity, response
+
+    def get_user(self, user_id: str) -> OutreachResponse:
+        return self._request("GET", f"/users/{user_id}")
+
+    def find_user_by_email(self, email: str) -> tuple[str | None, OutreachResponse]:
+        """The Outreach user id for this email in the token's org, or None."""
+        response = self._request("GET", "/users", params={"filter[email]": email})
+        return _first_id(response.data), response
+
+    def find_prospect_by_number(self, number: str) -> tuple[str | None, OutreachResponse]:
+        """The prospect with this phone number (E.164), or None. Outreach matches the digits."""
+        response = self._request("GET", "/phoneNumbers", params={"filter[number]": number})
+        for phone in response.data or []:
+            prospect = ((phone.get("relationships") or {}).get("prospect") or {}).get("data")
+            if prospect:
+                return str(prospect["id"]), response
+        return None, response
+
+    def create_call(
+        self,
+        *,
+        outreach_user_id: str,
+        from_number: str,
+        to_number: str,
+        vendor_call_id: str,
+        state: str | None = None,
+        state_changed_at: datetime | None = None,
+        prospect_id: str | None = None,
+        note: str | None = None,
+    ) -> CallCreated:
+        """`POST /calls` for an inbound call (000 "Create a new call")."""
+        attributes: dict[str, Any] = {
+            "direction": "inbound",
+            "externalVendor": "VoiceExtension",
+            "from": from_number,
+            "to": to_number,
+            "vendorCallId": vendor_call_id,
+        }
+        if state is not None:
+            attributes["state"] = state
+        if state_changed_at is not None:
+            attributes["stateChangedAt"] = _timestamp(state_changed_at)
+        if note is not None:
+            attributes["note"] = note
+        relationships: dict[str, Any] = {
+            "user": {"data": {"type": "user", "id": _id(outreach_user_id)}}
+        }
+        if prospect_id is not None:
+            relationships["prospect"] = {"data": {"type": "prospect", "id": _id(prospect_id)}}
+        body = {"data": {"type": "call", "attributes": attributes, "relationships": relationships}}
+        response = self._request("POST", "/calls", body=body)
+        call_id = _first_id(response.data)
+        if call_id is None:
+            raise OutreachError(
+                "Outreach created the call but did not answer its id.",
+                permanent=True,
+                status=response.attempt.status,
+                attempts=response.attempts,
+            )
+        return CallCreated(call_id, response)
+
+    def get_call(self, call_id: str) -> OutreachResponse:
+        return self._request("GET", f"/calls/{call_id}")
+
+    def find_call_by_vendor_call_id(
+        self, vendor_call_id: str
+    ) -> tuple[str | None, OutreachResponse]:
+        """The call created with this vendorCallId, or None: how a create whose answer was lost
+        is found again instead of being made twice."""
+        response = self._request("GET", "/calls", params={"filter[vendorCallId]": vendor_call_id})
+        return _first_id(response.data), response
+
+    def update_call(self, call_id: str, *, attributes: dict[str, Any]) -> OutreachResponse:
+        """`PATCH /calls/{id}` with `state`, `stateChangedAt`, `recordingUrl`, `voicemailUrl`
+        or `vendorCallId` (000 "Update an existing call"); datetimes are sent as ISO 8601."""
+        sent = {k: _timestamp(v) if isinstance(v, datetime) else v for k, v in attributes.items()}
+        body = {"data": {"type": "call", "id": _id(call_id), "attributes": sent}}
+        return self._request("PATCH", f"/calls/{call_id}", body=body)
+
+    # The mechanics ------------------------------------------------------------------------
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> OutreachResponse:
+        attempts: list[Attempt] = []
+        for may_refresh in (True, False):
+            user_id = self.connection.outreach_user_id if self.connection else None
+            with _after(attempts):
+                token = self._token()
+                if user_id:
+                    budget_spend(outreach_user_id=user_id)
+            response, document, attempt = send(
+                self._http,
+                method,
+                settings.OUTREACH_API_URL.rstrip("/") + path,
+                path=path or "/",
+                recorded_body=body,
+                params=params,
+                json=body,
+                headers={
+                    "Authorization": f"Bearer {token.reveal()}",
+                    "Accept": JSON_API,
+                    **({"Content-Type": JSON_API} if body is not None else {}),
+                },
+            )
+            attempts.append(attempt)
+            if response is None:
+                raise OutreachError(
+                    f"No answer from Outreach to {method} {path or '/'}.",
+                    permanent=False,
+                    attempts=attempts,
+                )
+            if user_id:
+                self._observe_limits(user_id, response)
+            if response.status_code == 401 and may_refresh and self.connection is not None:
+                with _after(attempts):
+                    connection_refresh(connection=self.connection, stale_access_token=token)
+                continue
+            if response.status_code < 400:
+                return OutreachResponse(document if isinstance(document, dict) else {}, attempts)
+            raise self._error(response, document, attempts)
+        raise AssertionError("unreachable: the second pass returns or raises")
+
+    def _token(self) -> Secret:
+        if self.connection is None:
+            assert self._access_token is not None
+            return self._access_token
+        return connection_access_token(connection=self.connection)
+
+    @staticmethod
+    def _observe_limits(user_id: str, response: httpx.Response) -> None:
+        remaining = response.headers.get("X-RateLimit-Remaining", "")
+        budget_observe(
+            outreach_user_id=user_id,
+            remaining=int(remaining) if remaining.isdigit() else None,
+            retry_after=retry_after(response) if response.status_code == 429 else None,
+        )
+
+    @staticmethod
+    def _error(response: httpx.Response, document: Any, attempts: list[Attempt]) -> OutreachError:
+        status = response.status_code
+        error_id, detail = error_of(document)
+        message = f"Outreach answered {status}" + (f" {error_id}" if error_id else "")
+        if detail:
+            message += f": {detail}"
+        if status == 429:
+            return OutreachRateLimited(
+                message,
+                retry_after=retry_after(response) or 60.0,
+                error_id=error_id or "rateLimitExceeded",
+                detail=detail,
+                attempts=attempts,
+            )
+        return OutreachError(
+            message,
+            permanent=400 <= status < 500 and status not in TRANSIENT_4XX,
+            status=status,
+            error_id=error_id,
+            detail=detail,
+            attempts=attempts,
+        )
+
+
+@contextmanager
+def _after(attempts: list[Attempt]) -> Iterator[None]:
+    """A failure here follows earlier attempts: the caller records them all."""
+    try:
+        yield
+    except OutreachError as error:
+        error.attempts = [*attempts, *error.attempts]
+        raise
+
+
+def _first_id(data: Any) -> str | None:
+    if isinstance(data, list):
+        data = data[0] if data else None
+    if isinstance(data, dict) and data.get("id") is not None:
+        return str(data["id"])
+    return None
+
+
+def _id(value: str) -> int | str:
+    # Outreach's ids are integers in JSON:API documents; keep anything else as given.
+    return int(value) if str(value).isdigit() else value
+
+
+def _timestamp(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

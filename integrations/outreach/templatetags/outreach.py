@@ -1,0 +1,37 @@
+"""Outreach's pieces of pages owned by others: the reconnect banner (base.html) and a rep's own
+connections (the settings page)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+from integrations.outreach.models import ConnectionKind, OutreachConnection
+from integrations.outreach.selectors import connections_needing_reauth_for
+from portal.tenancy.models import Membership
+
+register = template.Library()
+
+
+@register.inclusion_tag("outreach/reauth_banner.html", takes_context=True)
+def outreach_reauth_banner(context: template.Context) -> dict[str, Any]:
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"connections": []}
+    return {"connections": list(connections_needing_reauth_for(user=user)), "user": user}
+
+
+@register.inclusion_tag("outreach/my_connections.html", takes_context=True)
+def outreach_my_connections(context: template.Context) -> dict[str, Any]:
+    user = context["request"].user
+    memberships = Membership.objects.filter(user=user).select_related("organization")
+    connections = {
+        c.organization_id: c
+        for c in OutreachConnection.objects.filter(user=user, kind=ConnectionKind.USER)
+    }
+    return {
+        "rows": [(m.organization, connections.get(m.organization_id)) for m in memberships],
+        "csrf_token": context.get("csrf_token"),
+    }

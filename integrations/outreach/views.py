@@ -1,0 +1,94 @@
+"""The organisation's Outreach page, and the buttons that connect and disconnect."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from integrations.outreach.adapter import connect_start
+from integrations.outreach.models import ConnectionKind, ConnectionStatus, OutreachConnection
+from integrations.outreach.selectors import organization_connection, user_connection
+from integrations.outreach.services import connection_disconnect
+from portal.tenancy.access import organization_view
+from portal.tenancy.models import Access, Membership
+
+
+@organization_view(access=Access.READ)
+def outreach_page(request: HttpRequest) -> HttpResponse:
+    organization = request.organization
+    return render(
+        request,
+        "outreach/organization.html",
+        {
+            "connection": organization_connection(organization=organization),
+            "rep_connections": OutreachConnection.objects.for_organization(organization)
+            .filter(kind=ConnectionKind.USER)
+            .exclude(status=ConnectionStatus.REVOKED)
+            .select_related("user")
+            .order_by("user__email"),
+        },
+    )
+
+
+@organization_view(access=Access.CONFIGURATION, methods=("POST",))
+def outreach_connect(request: HttpRequest) -> HttpResponse:
+    organization = request.organization
+    return connect_start(
+        request,
+        organization=organization,
+        kind=ConnectionKind.ORGANIZATION,
+        return_url=reverse("outreach", kwargs={"org": organization.slug}),
+    )
+
+
+@organization_view(access=Access.CONFIGURATION, methods=("POST",))
+def outreach_disconnect(request: HttpRequest) -> HttpResponse:
+    organization = request.organization
+    connection = organization_connection(organization=organization)
+    if connection is not None and connection.status != ConnectionStatus.REVOKED:
+        connection_disconnect(connection=connection, actor=request.user)
+        messages.success(
+            request, "Outreach disconnected. Calls now need each rep's own connection."
+        )
+    return redirect("outreach", org=organization.slug)
+
+
+def _own_membership(request: HttpRequest, org: str) -> Membership:
+    # A rep's own connection: any member may make it, nobody else learns the organisation exists.
+    membership = (
+        Membership.objects.filter(user=request.user, organization__slug=org)
+        .select_related("organization")
+        .first()
+    )
+    if membership is None:
+        raise Http404("No such organisation.")
+    return membership
+
+
+@login_required
+@require_POST
+def my_outreach_connect(request: HttpRequest, org: str) -> HttpResponse:
+    membership = _own_membership(request, org)
+    return connect_start(
+        request,
+        organization=membership.organization,
+        kind=ConnectionKind.USER,
+        return_url=reverse("user_settings"),
+    )
+
+
+@login_required
+@require_POST
+def my_outreach_disconnect(request: HttpRequest, org: str) -> HttpResponse:
+    membership = _own_membership(request, org)
+    connection = user_connection(organization=membership.organization, user=request.user)
+    if connection is not None and connection.status != ConnectionStatus.REVOKED:
+        connection_disconnect(connection=connection, actor=request.user)
+        messages.success(
+            request, f"Your Outreach user is disconnected from {membership.organization}."
+        )
+    return redirect("user_settings")
