@@ -11,7 +11,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import F
 
 from calls.events import CallEvent
@@ -30,13 +30,32 @@ class Accepted:
     call_ids: set[int] = field(default_factory=set)
 
 
+# PostgreSQL's codes for "try the transaction again": deadlock, serialization failure.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+ATTEMPTS = 3
+
+
 def inbox_accept(*, connection: ProviderConnection, events: Sequence[CallEvent]) -> Accepted:
+    """Store the events; a transaction that lost a deadlock is simply run again."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return _accept(connection=connection, events=events)
+        except OperationalError as error:
+            sqlstate = getattr(error.__cause__, "sqlstate", None)
+            if sqlstate not in RETRYABLE_SQLSTATES or attempt == ATTEMPTS:
+                raise
+            logger.info("inbox transaction retried after %s (attempt %s)", sqlstate, attempt)
+    raise AssertionError("unreachable")
+
+
+def _accept(*, connection: ProviderConnection, events: Sequence[CallEvent]) -> Accepted:
     from calls.tasks import enqueue_call
 
     accepted = Accepted()
     urgent: set[int] = set()
     with transaction.atomic():
-        for event in events:
+        # Every transaction touches calls in the same order, so two can never wait on each other.
+        for event in sorted(events, key=lambda event: event.provider_call_id):
             call = _call_for(connection=connection, event=event)
             if _store(connection=connection, call=call, event=event):
                 accepted.stored += 1

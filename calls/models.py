@@ -53,6 +53,9 @@ class Call(OrganizationOwned):
 
     status = models.CharField(max_length=10, choices=CallStatus.choices, default=CallStatus.ACTIVE)
     problem = models.CharField(max_length=500, blank=True)
+    # An answer from Outreach was lost (a timeout, a worker killed mid-request): before anything
+    # else, ask Outreach what it has, so nothing is created twice or re-sent after its final state.
+    needs_reconcile = models.BooleanField(default=False)
     due_at = models.DateTimeField(null=True, blank=True, db_index=True)
     lease_until = models.DateTimeField(null=True, blank=True)
     first_event_at = models.DateTimeField(null=True, blank=True)

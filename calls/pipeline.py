@@ -55,6 +55,9 @@ LEASE = timedelta(seconds=60)
 # Enough for any real call's lifecycle; a call needing more is re-enqueued, not starved.
 MAX_STEPS_PER_RUN = 20
 MAX_BACKOFF_SECONDS = 300.0
+# After an answer was lost, give Outreach time to finish what it may still be doing before
+# asking what it has; asking too soon would miss a slow create and make it twice.
+RECONCILE_DELAY_SECONDS = 5.0
 VENDOR_CALL_ID_MAX = 63  # Outreach's vendorCallId column
 
 
@@ -99,18 +102,24 @@ def vendor_call_id(call: Call) -> str:
 
 def _claim(call_id: int) -> Request | None:
     with transaction.atomic():
-        call = Call.objects.select_for_update().select_related("organization").get(pk=call_id)
+        call = (
+            Call.objects.select_for_update(of=("self",))
+            .select_related("organization")
+            .filter(pk=call_id)
+        ).first()
+        if call is None:
+            return None  # deleted since the task was sent: nothing left to deliver
         now = clock.now()
         if call.lease_until and call.lease_until > now:
             return None  # another worker is mid-request; it will carry on after it
         if call.due_at is None or call.due_at > now:
             return None
         call.lease_until = None
-        lost = call.attempts.filter(outcome=AttemptOutcome.IN_FLIGHT).order_by("-id").first()
-        if lost is not None:
+        for lost in call.attempts.filter(outcome=AttemptOutcome.IN_FLIGHT):
             lost.outcome = AttemptOutcome.UNKNOWN
             lost.error = "The worker stopped before Outreach's answer was recorded."
             lost.save(update_fields=["outcome", "error"])
+            call.needs_reconcile = True
         events = list(call.events.all())
         plan = plan_next_update(
             direction=Direction(call.direction),
@@ -134,8 +143,8 @@ def _claim(call_id: int) -> Request | None:
         except ConnectionUnusable as error:
             return _hold(call, str(error))
 
-        if lost is not None and (lost.purpose == "create" or call.outreach_call_id):
-            return _start(call, chosen.connection.pk, "reconcile", *_reconcile_request(call, lost))
+        if call.needs_reconcile:
+            return _start(call, chosen.connection.pk, "reconcile", *_reconcile_request(call))
         if call.direction == Direction.INBOUND and not call.outreach_call_id:
             if plan.update is None and not events:
                 return _done(call)
@@ -295,8 +304,8 @@ def _create_request(call: Call, chosen: Any) -> tuple:
     return "POST", "/calls", body, send
 
 
-def _reconcile_request(call: Call, lost: DeliveryAttempt) -> tuple:
-    if lost.purpose == "create":
+def _reconcile_request(call: Call) -> tuple:
+    if not call.outreach_call_id:  # a create whose answer was lost: find it by vendorCallId
         vendor_id = vendor_call_id(call)
         return (
             "GET",
@@ -313,7 +322,11 @@ def _reconcile_request(call: Call, lost: DeliveryAttempt) -> tuple:
 
 def _record_success(call_id: int, request: Request, result: Any) -> None:
     with transaction.atomic():
-        call = Call.objects.select_for_update().select_related("organization").get(pk=call_id)
+        call = (
+            Call.objects.select_for_update(of=("self",))
+            .select_related("organization")
+            .get(pk=call_id)
+        )
         now = clock.now()
         if request.purpose == "update":
             _write_attempts(call, request, result.attempts, AttemptOutcome.SUCCEEDED)
@@ -331,6 +344,7 @@ def _record_success(call_id: int, request: Request, result: Any) -> None:
         else:
             _write_attempts(call, request, _attempts_of(result), AttemptOutcome.SUCCEEDED)
             _reported_from_outreach(call, result)
+            call.needs_reconcile = False
         audit_record(
             action=f"delivery.{request.purpose}",
             organization=call.organization,
@@ -345,9 +359,21 @@ def _record_failure(call_id: int, request: Request, error: OutreachError) -> Non
     from calls.tasks import enqueue_call
 
     with transaction.atomic():
-        call = Call.objects.select_for_update().select_related("organization").get(pk=call_id)
+        call = (
+            Call.objects.select_for_update(of=("self",))
+            .select_related("organization")
+            .get(pk=call_id)
+        )
         now = clock.now()
-        outcome = AttemptOutcome.PERMANENT if error.permanent else AttemptOutcome.TRANSIENT
+        answered = error.attempt is not None and error.attempt.status is not None
+        if error.permanent:
+            outcome = AttemptOutcome.PERMANENT
+        elif not answered and error.attempts and request.purpose != "reconcile":
+            # Sent, but no answer came back: Outreach may have applied it. Ask before resending.
+            outcome = AttemptOutcome.UNKNOWN
+            call.needs_reconcile = True
+        else:
+            outcome = AttemptOutcome.TRANSIENT
         _write_attempts(call, request, error.attempts, outcome, error=error)
         call.lease_until = None
         if isinstance(error, ConnectionUnusable):
@@ -371,6 +397,8 @@ def _record_failure(call_id: int, request: Request, error: OutreachError) -> Non
         delay = _backoff(call)
         if error.retry_after:
             delay = max(delay, error.retry_after)
+        if outcome == AttemptOutcome.UNKNOWN:
+            delay = max(delay, RECONCILE_DELAY_SECONDS)
         call.due_at = now + timedelta(seconds=delay)
         call.problem = f"Retrying in {delay:.0f} s: {error}"[:500]
         call.save()

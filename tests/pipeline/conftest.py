@@ -4,6 +4,7 @@ the real broker, PostgreSQL with committed data, and webhooks signed as provider
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
+from calls.models import Call
 from calls.services import agent_mapping_create
 from integrations.models import ProviderConnection
 from integrations.outreach.models import ConnectionKind
@@ -90,10 +92,20 @@ def worker(
         yield process
 
 
+def quiesce() -> None:
+    """Stop the workers' work on this test's calls before the database is flushed under them."""
+    Call.objects.update(due_at=None, status="done")
+    deadline = time.monotonic() + 30
+    while Call.objects.filter(lease_until__gt=timezone.now()).exists():
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+
+
 @pytest.fixture
 def pipeline(
     transactional_db: None, sandbox: SandboxControl, worker: object, settings: object
-) -> Pipeline:
+) -> Iterator[Pipeline]:
     """Alice's organisation with its Outreach org connected, a generic provider connection and
     one rep (Rita) whose agent email is mapped to her Outreach user."""
     settings.OUTREACH_API_URL = f"{sandbox.base_url}/api/v2"
@@ -135,7 +147,7 @@ def pipeline(
         value="rita@pbx.example",
         outreach_user_id=str(rita["id"]),
     )
-    return Pipeline(
+    yield Pipeline(
         sandbox=sandbox,
         organization=organization,
         provider=provider,
@@ -143,3 +155,4 @@ def pipeline(
         rep_outreach_id=rita["id"],
         admin_outreach_id=admin["id"],
     )
+    quiesce()

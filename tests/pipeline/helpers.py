@@ -14,6 +14,7 @@ from django.test import Client
 from standardwebhooks.webhooks import Webhook
 
 from integrations.models import ProviderConnection
+from integrations.outreach.provider.provider import SCOPES as PRODUCT_SCOPES
 from integrations.outreach.sandbox.control import CallView, SandboxControl
 from portal.tenancy.models import Organization
 
@@ -32,7 +33,7 @@ def signed_headers(
 
 @dataclass
 class Pipeline:
-    SCOPES = ("calls.all", "users.read", "prospects.read", "phoneNumbers.read")
+    SCOPES = tuple(PRODUCT_SCOPES)  # exactly what the product asks Outreach for
 
     sandbox: SandboxControl
     organization: Organization

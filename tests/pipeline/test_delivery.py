@@ -159,3 +159,27 @@ def test_it_marks_links_that_come_after_the_window_expired_and_never_sends_them(
     assert "1-hour window" in late.reason
     assert pipeline.sandbox.call(outreach_id)["call"]["attributes"].get("recordingUrl") is None
     assert refusals(pipeline.sandbox) == []
+
+
+def test_it_finds_a_create_whose_answer_was_lost_instead_of_creating_it_twice(
+    pipeline: Pipeline,
+) -> None:
+    # Outreach creates the call, but answers after our client has given up waiting.
+    pipeline.sandbox.hang_next(11, path_prefix="/api/v2/calls")
+    numbers = {"direction": "inbound", "from": "+14155550111", "to": "+12065550100"}
+    pipeline.send(
+        [
+            pipeline.event("in-lost", "ringing", 0, **numbers),
+            pipeline.event("in-lost", "rejected", 2, **numbers),
+        ]
+    )
+    eventually(lambda: Call.objects.get(provider_call_id="in-lost").status == "done", timeout=40)
+    calls = [r for r in pipeline.sandbox.requests(path_prefix="/api/v2/calls")]
+    creates = [r for r in calls if r["method"] == "POST"]
+    assert len(creates) == 1
+    lookups = [r for r in calls if r["method"] == "GET" and "vendorCallId" in r["query"]]
+    assert len(lookups) == 1
+    call = Call.objects.get(provider_call_id="in-lost")
+    assert pipeline.sandbox.call(call.outreach_call_id)["call"]["attributes"]["state"] == "busy"
+    outcomes = list(call.attempts.values_list("purpose", "outcome"))
+    assert ("create", "unknown") in outcomes and ("reconcile", "succeeded") in outcomes
