@@ -141,7 +141,6 @@ class DeliveryAttempt(OrganizationOwned):
     )
     started_at = models.DateTimeField()
     duration_ms = models.PositiveIntegerField(null=True)
-    replay = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["started_at", "id"]

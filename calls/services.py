@@ -41,6 +41,40 @@ def calls_resume(*, organization: Organization, reason: str) -> int:
     return len(held)
 
 
+def call_replay(*, call: Call, actor: AbstractBaseUser) -> None:
+    """Support's "try again": the pipeline re-plans the call from its happenings and what
+    Outreach has, so a replay can never send something twice or backwards."""
+    from calls.tasks import enqueue_call
+
+    with transaction.atomic():
+        Call.objects.filter(pk=call.pk).update(
+            status=CallStatus.ACTIVE, due_at=clock.now(), problem=""
+        )
+        audit_record(
+            action="call.replay",
+            organization=call.organization,
+            actor=actor,
+            target=call,
+            data={"status_before": call.status, "problem": call.problem},
+        )
+        transaction.on_commit(lambda: enqueue_call(call.pk))
+
+
+def agent_mapping_delete(*, mapping: AgentMapping, actor: AbstractBaseUser) -> None:
+    audit_record(
+        action="agent_mapping.delete",
+        organization=mapping.organization,
+        actor=actor,
+        target=mapping,
+        data={
+            "kind": mapping.kind,
+            "value": mapping.value,
+            "outreach_user_id": mapping.outreach_user_id,
+        },
+    )
+    mapping.delete()
+
+
 def agent_mapping_create(
     *,
     organization: Organization,

@@ -3,6 +3,8 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
+from calls import urls as calls_urls
+from integrations import urls as integrations_urls
 from integrations.outreach import urls as outreach_urls
 from integrations.webhooks import receive_webhook
 from portal import health
@@ -13,6 +15,8 @@ from portal.tenancy import urls as tenancy_urls
 organization_urlpatterns = [
     *tenancy_urls.organization_urlpatterns,
     *outreach_urls.organization_urlpatterns,
+    *integrations_urls.organization_urlpatterns,
+    *calls_urls.organization_urlpatterns,
 ]
 
 urlpatterns = [

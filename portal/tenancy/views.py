@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
+from calls.selectors import dashboard_figures
 from portal.tenancy import services
 from portal.tenancy.access import SESSION_KEY, organization_view
 from portal.tenancy.forms import InvitationForm, OrganizationForm, RoleForm
@@ -42,7 +43,8 @@ def organization_create(request: HttpRequest) -> HttpResponse:
 
 @organization_view(access=Access.READ)
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "tenancy/dashboard.html")
+    figures = dashboard_figures(organization=request.organization, membership=request.membership)
+    return render(request, "tenancy/dashboard.html", figures)
 
 
 @organization_view(access=Access.READ)

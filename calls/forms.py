@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+from django import forms
+
+from calls.models import AgentIdentityKind
+
+
+class AgentMappingForm(forms.Form):
+    kind = forms.ChoiceField(choices=AgentIdentityKind.choices, label="Agent identity")
+    value = forms.CharField(max_length=254, help_text="As the provider reports it.")
+    outreach_user_id = forms.CharField(max_length=64, label="Outreach user id")

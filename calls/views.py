@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.db import IntegrityError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+
+from calls import services
+from calls.forms import AgentMappingForm
+from calls.models import AgentMapping, CallStatus
+from calls.selectors import call_timeline, calls_visible
+from portal.tenancy.access import organization_view
+from portal.tenancy.models import Access
+
+PAGE_SIZE = 100
+
+
+def _visible(request: HttpRequest):
+    return calls_visible(organization=request.organization, membership=request.membership)
+
+
+@organization_view(access=Access.READ)
+def call_list(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status", "")
+    calls = _visible(request)
+    if status in CallStatus.values:
+        calls = calls.filter(status=status)
+    return render(
+        request,
+        "calls/call_list.html",
+        {
+            "calls": calls.select_related("connection")[:PAGE_SIZE],
+            "status": status,
+            "statuses": CallStatus.choices,
+        },
+    )
+
+
+@organization_view(access=Access.READ)
+def call_detail(request: HttpRequest, call_id: int) -> HttpResponse:
+    call = get_object_or_404(_visible(request), pk=call_id)
+    return render(
+        request,
+        "calls/call_detail.html",
+        {
+            "call": call,
+            "timeline": call_timeline(call=call),
+        },
+    )
+
+
+@organization_view(access=Access.OPERATIONAL, methods=("POST",))
+def call_replay(request: HttpRequest, call_id: int) -> HttpResponse:
+    call = get_object_or_404(_visible(request), pk=call_id)
+    services.call_replay(call=call, actor=request.user)
+    messages.success(request, "Replay queued: the call is re-planned against what Outreach has.")
+    return redirect("call_detail", org=request.organization.slug, call_id=call.pk)
+
+
+@organization_view(access=Access.READ)
+def agent_mappings(request: HttpRequest) -> HttpResponse:
+    return _agents_page(request, AgentMappingForm())
+
+
+def _agents_page(request: HttpRequest, form: AgentMappingForm) -> HttpResponse:
+    mappings = AgentMapping.objects.for_organization(request.organization).select_related("user")
+    return render(request, "calls/agent_mappings.html", {"mappings": mappings, "form": form})
+
+
+@organization_view(access=Access.CONFIGURATION, methods=("POST",))
+def agent_mapping_create(request: HttpRequest) -> HttpResponse:
+    form = AgentMappingForm(request.POST)
+    if not form.is_valid():
+        return _agents_page(request, form)
+    try:
+        services.agent_mapping_create(
+            organization=request.organization, actor=request.user, **form.cleaned_data
+        )
+    except IntegrityError:
+        form.add_error("value", "This agent identity is already mapped.")
+        return _agents_page(request, form)
+    messages.success(request, "Mapping added; calls held for it are being delivered.")
+    return redirect("agent_mappings", org=request.organization.slug)
+
+
+@organization_view(access=Access.CONFIGURATION, methods=("POST",))
+def agent_mapping_delete(request: HttpRequest, mapping_id: int) -> HttpResponse:
+    mapping = get_object_or_404(
+        AgentMapping.objects.for_organization(request.organization), pk=mapping_id
+    )
+    services.agent_mapping_delete(mapping=mapping, actor=request.user)
+    messages.success(request, "Mapping removed.")
+    return redirect("agent_mappings", org=request.organization.slug)

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from integrations import views
+
+# Mounted under /o/<org>/ by portal.urls.
+organization_urlpatterns = [
+    path("providers/", views.providers, name="providers"),
+    path("providers/new/", views.provider_create, name="provider_create"),
+    path(
+        "providers/<int:connection_id>/rotate-secret/",
+        views.provider_rotate_secret,
+        name="provider_rotate_secret",
+    ),
+    path(
+        "providers/<int:connection_id>/retire-secrets/",
+        views.provider_retire_secrets,
+        name="provider_retire_secrets",
+    ),
+    path("providers/<int:connection_id>/toggle/", views.provider_toggle, name="provider_toggle"),
+    path("webhooks/refused/", views.webhook_receipts, name="webhook_receipts"),
+]
