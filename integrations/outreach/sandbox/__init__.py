@@ -1,6 +1,7 @@
 """A strict, in-memory stand-in for Outreach (OAuth, the /api/v2 resources the product uses and
 the Voice Extensibility call rules), for demos and tests. No Django here: the management command
-`outreach_sandbox` only parses options and calls serve(). RULES.md lists every rule it enforces."""
+`outreach_sandbox` only parses options and calls serve(). README.md ("The Outreach sandbox")
+lists every rule it enforces."""
 
 from __future__ import annotations
 

@@ -158,7 +158,7 @@ def _org_call(ctx: Context, call_id: str) -> Call:
 
 def who_am_i(request: Request, ctx: Context, _: dict[str, str]) -> Response:
     """GET /api/v2: the token's org as data, and meta.user / meta.scopes, as Outreach answers
-    (RULES.md "Who am I" cites the source)."""
+    (README.md "Who am I" cites the source)."""
     check_query(request, ctx.trace)
     user = _caller(ctx)
     assert ctx.token is not None

@@ -1,5 +1,6 @@
-"""Every rule the sandbox enforces, by id (RULES.md documents each one), and the pure rules of
-the Voice Extensibility contract (seeds/000_...) for creating and updating calls.
+"""Every rule the sandbox enforces, by id (README.md, "The Outreach sandbox", documents each
+one), and the pure rules of the Voice Extensibility contract (seeds/000_...) for creating and
+updating calls.
 
 A RuleTrace records, per request, which rules were checked and which one refused; the request log
 reports both."""
