@@ -20,9 +20,10 @@ import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
@@ -49,9 +50,11 @@ from portal.audit.services import audit_record
 
 logger = logging.getLogger(__name__)
 
-# Longer than one request can take (the client's read timeout, plus a token refresh), so a lease
-# only expires when its worker is gone.
-LEASE = timedelta(seconds=60)
+# Longer than one step can take, so a lease only expires when its worker is gone: a step makes
+# at most two API requests (a prospect lookup, then the create), each may be sent again after a
+# 401, and a token refresh has its own bounded time (integrations/outreach/oauth.py). 60 s with
+# the default 10 s read timeout; shorter when OUTREACH_TIMEOUT_SECONDS is (the fault tests).
+LEASE = timedelta(seconds=4 * settings.OUTREACH_TIMEOUT_SECONDS + 20)
 # Enough for any real call's lifecycle; a call needing more is re-enqueued, not starved.
 MAX_STEPS_PER_RUN = 20
 MAX_BACKOFF_SECONDS = 300.0
@@ -501,6 +504,3 @@ def _reported_from_outreach(call: Call, result: Any) -> None:
     call.reported_recording_url = attributes.get("recordingUrl") or ""
     call.reported_voicemail_url = attributes.get("voicemailRecordingUrl") or ""
 
-
-def when(moment: datetime | None) -> str:
-    return moment.isoformat() if moment else ""

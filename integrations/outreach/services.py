@@ -282,10 +282,17 @@ def _set_status(row: OutreachConnection, status: ConnectionStatus, reason: str) 
     row.status_reason = reason[:300]
 
 
+_WHY_UNUSABLE = {
+    ConnectionStatus.NEEDS_REAUTH: "needs reconnecting: Outreach refused to renew its token",
+    ConnectionStatus.REVOKED: "was disconnected",
+}
+
+
 def _unusable(row: OutreachConnection, **kwargs: object) -> ConnectionUnusable:
     who = row.outreach_email or row.outreach_user_id
+    why = _WHY_UNUSABLE.get(ConnectionStatus(row.status), "is not usable")
     return ConnectionUnusable(
-        f"The Outreach connection of {who} is {row.get_status_display().lower()}.",
+        f"The Outreach connection of {who} {why}.",
         connection_id=row.pk,
         **kwargs,  # type: ignore[arg-type]
     )
