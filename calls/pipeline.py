@@ -180,7 +180,7 @@ def _apply_verdicts(call: Call, events: list[InboxEvent], verdicts: dict) -> Non
             continue
         event.status, event.reason = verdict, reason[:500]
         event.save(update_fields=["status", "reason"])
-        if verdict in (InboxStatus.IGNORED, InboxStatus.EXPIRED):
+        if verdict != InboxStatus.HELD:  # held is a waiting room, not an outcome
             audit_record(
                 action=f"happening.{verdict}",
                 organization=call.organization,
@@ -503,4 +503,3 @@ def _reported_from_outreach(call: Call, result: Any) -> None:
     call.reported_state_changed_at = parse_datetime(changed) if changed else None
     call.reported_recording_url = attributes.get("recordingUrl") or ""
     call.reported_voicemail_url = attributes.get("voicemailRecordingUrl") or ""
-

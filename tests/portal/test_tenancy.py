@@ -157,3 +157,19 @@ def test_it_shows_staff_a_read_only_view_and_audits_the_visit(cast: Cast) -> Non
     )
     visit = AuditEntry.objects.get(action="staff.visit")
     assert (visit.organization_id, visit.actor_label) == (cast.org.pk, "staff@callbridge.test")
+
+
+def test_it_requires_a_verified_email_before_signing_in_in_production(db: None) -> None:
+    client = Client()
+    response = client.post(
+        reverse("account_signup"),
+        {
+            "email": "new@example.com",
+            "password1": "a long pass phrase 42",
+            "password2": "a long pass phrase 42",
+        },
+    )
+    assert response.status_code == 302
+    assert response["Location"] == reverse("account_email_verification_sent")
+    assert "/accounts/confirm-email/" in mail.outbox[-1].body
+    assert client.get(reverse("organization_create")).status_code == 302  # not signed in
