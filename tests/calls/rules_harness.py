@@ -9,9 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from rules_oracle import StrictOutreach
-
 from calls.rules import Direction, Happened, Plan, Reported, Update, plan_next_update
+from tests.calls.rules_oracle import StrictOutreach
 
 # More updates than any call can need (initiated, one state, the links): beyond it, a loop.
 MAX_UPDATES_PER_ARRIVAL = 4

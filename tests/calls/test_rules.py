@@ -3,8 +3,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from rules_harness import SimulatedPipeline
-from rules_oracle import TABLE, Row
 
 from calls.rules import (
     LINK_WINDOW,
@@ -22,6 +20,8 @@ from calls.rules import (
     plan_next_update,
     rank,
 )
+from tests.calls.rules_harness import SimulatedPipeline
+from tests.calls.rules_oracle import TABLE, Row
 
 IN = Direction.INBOUND
 OUT = Direction.OUTBOUND

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from rules_harness import SimulatedPipeline
-from rules_oracle import ENDING, ORDER, TABLE, WINDOW, Row
 
 from calls.rules import Direction, Happened, Happening, OutreachState, Verdict
+from tests.calls.rules_harness import SimulatedPipeline
+from tests.calls.rules_oracle import ENDING, ORDER, TABLE, WINDOW, Row
 
 H = Happening
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
