@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
+from integrations.outreach.sandbox.control import SandboxControl
 from portal.devenv import development_env
 from tests.browser import browser_page
+from tests.pipeline.helpers import signed_headers
 from tests.processes import VENV_BIN, clean_environment, free_port, running, wait_for_http
 
 
@@ -33,8 +39,11 @@ def quick_start_environment(tmp_path: Path) -> tuple[dict[str, str], int]:
 
 
 @pytest.mark.browser
-def test_it_runs_the_quick_start_and_a_newcomer_reaches_an_empty_dashboard(tmp_path: Path) -> None:
+def test_it_runs_the_quick_start_where_a_newcomer_sets_up_and_sees_a_call_reach_outreach(
+    tmp_path: Path,
+) -> None:
     env, port = quick_start_environment(tmp_path)
+    sandbox = SandboxControl(env["OUTREACH_API_URL"].removesuffix("/api/v2"))
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput"],
         env=env,
@@ -62,6 +71,66 @@ def test_it_runs_the_quick_start_and_a_newcomer_reaches_an_empty_dashboard(tmp_p
             page.wait_for_url(f"{base}/o/newcomer-sales/")
             assert page.get_by_role("heading", name="Newcomer Sales").is_visible()
             assert page.get_by_text("No calls yet.").is_visible()
+
+            # Connect Outreach (the sandbox's authorize page), as the organisation's admin.
+            page.get_by_role("link", name="Outreach", exact=True).click()
+            page.get_by_role("button", name="Connect Outreach").click()
+            page.get_by_label("Email").fill("ada@newcomer.example")
+            page.get_by_role("button", name="Approve").click()
+            page.wait_for_url(f"{base}/o/newcomer-sales/outreach/")
+            assert page.get_by_text("Outreach connected as ada@newcomer.example").is_visible()
+
+            # A generic provider connection: its URL and its secret, shown once.
+            page.get_by_role("link", name="Telephony").click()
+            page.get_by_label("Name").fill("Office PBX")
+            page.get_by_role("button", name="Create connection").click()
+            secret = page.locator("#new-secret").inner_text()
+            hook = page.locator("td code").first.inner_text()
+
+            # The rep's agent, mapped to the Outreach user.
+            rep = next(u for u in sandbox.users() if u["email"] == "ada@newcomer.example")
+            page.get_by_role("link", name="Agents").click()
+            page.get_by_label("Agent identity").select_option("email")
+            page.get_by_label("Value").fill("rep@pbx.example")
+            page.get_by_label("Outreach user id").fill(str(rep["id"]))
+            page.get_by_role("button", name="Add mapping").click()
+
+            # The phone system reports an inbound call; the worker creates it in Outreach.
+            body = json.dumps(
+                {
+                    "events": [
+                        {
+                            "id": "evt-1",
+                            "call_id": "pbx-1",
+                            "direction": "inbound",
+                            "happening": "ringing",
+                            "occurred_at": datetime.now(UTC).isoformat(),
+                            "from": "+14155550123",
+                            "to": "+12065550100",
+                            "agent": {"email": "rep@pbx.example"},
+                        }
+                    ]
+                }
+            )
+            answer = httpx.post(
+                hook,
+                content=body,
+                headers={"Content-Type": "application/json", **signed_headers(secret, body)},
+            )
+            assert answer.json() == {"stored": 1, "duplicates": 0}
+            page.get_by_role("link", name="Calls").click()
+            page.get_by_role("link", name=re.compile(r"^\d{4}-")).click()
+            for _ in range(60):
+                if page.get_by_text("PATCH /calls/").count():
+                    break
+                time.sleep(0.5)
+                page.reload()
+            assert page.get_by_text("POST /calls").is_visible()
+            assert page.get_by_text("Up to date").is_visible()
+            created = [
+                r for r in sandbox.requests(path_prefix="/api/v2/calls") if r["status"] < 300
+            ]
+            assert [r["method"] for r in answered] == ["POST", "PATCH"]
 
         # Ctrl-C in the terminal: SIGINT to the whole foreground process group.
         os.killpg(process.pid, signal.SIGINT)
