@@ -127,7 +127,7 @@ def test_it_runs_the_quick_start_where_a_newcomer_sets_up_and_sees_a_call_reach_
                 page.reload()
             assert page.get_by_text("POST /calls").is_visible()
             assert page.get_by_text("Up to date").is_visible()
-            created = [
+            answered = [
                 r for r in sandbox.requests(path_prefix="/api/v2/calls") if r["status"] < 300
             ]
             assert [r["method"] for r in answered] == ["POST", "PATCH"]
