@@ -49,7 +49,7 @@ def inbox_accept(*, connection: ProviderConnection, events: Sequence[CallEvent])
 
 
 def _accept(*, connection: ProviderConnection, events: Sequence[CallEvent]) -> Accepted:
-    from calls.tasks import enqueue_call
+    from calls.tasks import enqueue_calls
 
     accepted = Accepted()
     urgent: set[int] = set()
@@ -68,10 +68,8 @@ def _accept(*, connection: ProviderConnection, events: Sequence[CallEvent]) -> A
             Call.objects.filter(pk__in=accepted.call_ids).exclude(status=CallStatus.HELD).update(
                 due_at=clock.now(), status=CallStatus.ACTIVE
             )
-        for call_id in sorted(accepted.call_ids):
-            transaction.on_commit(
-                lambda call_id=call_id: enqueue_call(call_id, urgent=call_id in urgent)
-            )
+        doorbells = [(call_id, call_id in urgent) for call_id in sorted(accepted.call_ids)]
+        transaction.on_commit(lambda: enqueue_calls(doorbells))
     return accepted
 
 

@@ -55,6 +55,9 @@ OUTREACH_API_URL = env.str("OUTREACH_API_URL", default="https://api.outreach.io/
 OUTREACH_OAUTH_URL = env.str("OUTREACH_OAUTH_URL", default="https://api.outreach.io/oauth")
 OUTREACH_CLIENT_ID = env.str("OUTREACH_CLIENT_ID", default="")
 OUTREACH_CLIENT_SECRET = env.str("OUTREACH_CLIENT_SECRET", default="")
+# How long to wait for Outreach's answer before treating it as lost (integrations/outreach/
+# transport.py); the pipeline's lease is derived from it (calls/pipeline.py).
+OUTREACH_TIMEOUT_SECONDS = env.float("OUTREACH_TIMEOUT_SECONDS", default=10.0)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -140,11 +143,19 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2}
+    # max_retries 0: a publish tries to connect once. Otherwise kombu sleeps 2 s before giving up
+    # on a broker that refuses connections, and a webhook would wait that long per call it
+    # touches (the fault tests saw it); the sweeper sends what could not be published.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "max_retries": 0}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fix-up closes the database connection before and after every task unless told
+# to reuse it: each task then opened a new PostgreSQL connection (a backend forked, its caches
+# cold), which was most of a worker's time under load. Reuse it; portal/celery.py closes it
+# between tasks when it is broken or older than CONN_MAX_AGE, as Django does between requests.
+CELERY_DB_REUSE_MAX = 1000
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {

@@ -92,3 +92,17 @@ def planned_call(pipeline: Any, index: int, row: tuple, *, rng: random.Random) -
             pipeline.event(call_id, "recording_ready", seconds + 1, **extra, link=planned.recording)
         )
     return planned
+
+
+def shuffled_batches(
+    calls: list[PlannedCall], *, rng: random.Random, repeated: float = 0.2, size: int = 7
+) -> list[list[dict[str, Any]]]:
+    """The calls' events as a busy PBX delivers them: calls interleaved, events out of order,
+    a share of them sent twice, a few events per request."""
+    arrivals = []
+    for planned in calls:
+        events = list(planned.events)
+        events += rng.sample(events, k=max(1, int(len(events) * repeated)))
+        arrivals.extend(events)
+    rng.shuffle(arrivals)
+    return [arrivals[start : start + size] for start in range(0, len(arrivals), size)]
