@@ -34,3 +34,7 @@ test: test-deps
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+## The pipeline benchmark on real processes (PostgreSQL + Redis on 127.0.0.1); see bench/pipeline.py.
+benchmark: $(BIN)/.installed
+	$(BIN)/python -m bench.pipeline $(BENCH_ARGS)

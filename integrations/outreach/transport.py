@@ -35,7 +35,7 @@ def _ssl_context() -> ssl.SSLContext:
 
 
 def new_http_client(timeout: httpx.Timeout = API_TIMEOUT) -> httpx.Client:
-    return httpx.Client(timeout=timeout, follow_redirects=False)
+    return httpx.Client(timeout=timeout, follow_redirects=False, verify=_ssl_context())
 
 
 def _body(response: httpx.Response) -> Any:
