@@ -10,9 +10,9 @@ import signal
 from urllib.parse import urlsplit
 
 from calls.models import AttemptOutcome, DeliveryAttempt
-from tests.faults.plant import Plant, Processes
-from tests.faults.reconcile import reconcile, wait_until_settled
-from tests.faults.traffic import plan_calls, provider_for
+from tests.pipeline.faults.plant import Plant, Processes
+from tests.pipeline.faults.reconcile import reconcile, wait_until_settled
+from tests.pipeline.faults.traffic import plan_calls, provider_for
 from tests.pipeline.helpers import Pipeline
 
 # Long enough to catch the worker with its request out; shorter than the client's timeout, so

@@ -10,9 +10,9 @@ from calls.models import InboxEvent
 from integrations.outreach.client import OutreachClient
 from integrations.outreach.errors import OutreachError
 from portal.encryption import Secret
-from tests.faults.plant import Processes
-from tests.faults.reconcile import reconcile
-from tests.faults.traffic import plan_calls, provider_for
+from tests.pipeline.faults.plant import Processes
+from tests.pipeline.faults.reconcile import reconcile
+from tests.pipeline.faults.traffic import plan_calls, provider_for
 from tests.pipeline.helpers import Pipeline
 
 

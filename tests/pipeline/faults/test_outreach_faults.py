@@ -3,9 +3,9 @@ client's timeout (answered after we gave up, or with a 500)."""
 
 from __future__ import annotations
 
-from tests.faults.plant import OUTREACH_TIMEOUT_SECONDS, Processes
-from tests.faults.reconcile import reconcile, wait_until_settled
-from tests.faults.traffic import plan_calls, provider_for
+from tests.pipeline.faults.plant import OUTREACH_TIMEOUT_SECONDS, Processes
+from tests.pipeline.faults.reconcile import reconcile, wait_until_settled
+from tests.pipeline.faults.traffic import plan_calls, provider_for
 from tests.pipeline.helpers import Pipeline
 
 RETRY_AFTER = 2

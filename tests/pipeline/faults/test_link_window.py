@@ -8,10 +8,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from calls.models import Call
-from tests.faults.plant import Processes
-from tests.faults.provider import Provider
-from tests.faults.reconcile import reconcile, wait_until_settled
-from tests.faults.traffic import plan_calls, provider_for
+from tests.pipeline.faults.plant import Processes
+from tests.pipeline.faults.provider import Provider
+from tests.pipeline.faults.reconcile import reconcile, wait_until_settled
+from tests.pipeline.faults.traffic import plan_calls, provider_for
 from tests.pipeline.helpers import Pipeline
 from tests.pipeline.scenarios import PlannedCall
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
-from tests.faults.plant import Plant
-from tests.faults.provider import Provider
+from tests.pipeline.faults.plant import Plant
+from tests.pipeline.faults.provider import Provider
 from tests.pipeline.helpers import Pipeline
 from tests.pipeline.scenarios import TABLE, PlannedCall, planned_call, shuffled_batches
 

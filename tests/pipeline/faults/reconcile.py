@@ -19,7 +19,7 @@ from urllib.parse import parse_qs
 
 from calls.models import AttemptOutcome, Call, CallStatus, DeliveryAttempt, InboxEvent
 from integrations.outreach.sandbox.control import RequestRecord, SandboxControl
-from tests.faults.provider import Provider
+from tests.pipeline.faults.provider import Provider
 from tests.pipeline.scenarios import PlannedCall
 
 _RANK = {"initiated": 0, "ringing": 1, "in progress": 2}

@@ -8,9 +8,9 @@ import time
 
 from django.db import connection
 
-from tests.faults.plant import PostgresProxy, Processes, wait_until
-from tests.faults.reconcile import reconcile, wait_until_settled
-from tests.faults.traffic import plan_calls, provider_for
+from tests.pipeline.faults.plant import PostgresProxy, Processes, wait_until
+from tests.pipeline.faults.reconcile import reconcile, wait_until_settled
+from tests.pipeline.faults.traffic import plan_calls, provider_for
 from tests.pipeline.helpers import Pipeline
 
 OUTAGE_SECONDS = 4

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import time
 
-from tests.faults.plant import Processes
-from tests.faults.reconcile import reconcile, wait_until_settled
-from tests.faults.traffic import plan_calls, provider_for
+from tests.pipeline.faults.plant import Processes
+from tests.pipeline.faults.reconcile import reconcile, wait_until_settled
+from tests.pipeline.faults.traffic import plan_calls, provider_for
 from tests.pipeline.helpers import Pipeline
 
 # Longer than the sweeper's period, so beat and the workers both meet the missing broker.
