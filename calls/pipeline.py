@@ -141,6 +141,9 @@ def _claim(call_id: int) -> Request | None:
         _apply_verdicts(call, events, plan.verdicts)
         call.final_state = str(plan.final_state or "")
         call.ended_at = plan.ended_at
+        needs_create = call.direction == Direction.INBOUND and not call.outreach_call_id
+        if plan.update is None and not call.needs_reconcile and not needs_create:
+            return _done(call)  # Outreach is up to date: no need to know whose token it takes
 
         problem = _ownership_problem(call)
         if problem:
@@ -156,9 +159,7 @@ def _claim(call_id: int) -> Request | None:
 
         if call.needs_reconcile:
             return _start(call, chosen.connection.pk, "reconcile", *_reconcile_request(call))
-        if call.direction == Direction.INBOUND and not call.outreach_call_id:
-            if plan.update is None and not events:
-                return _done(call)
+        if needs_create:
             return _start(call, chosen.connection.pk, "create", *_create_request(call, chosen))
         if plan.update is None:
             return _done(call)
