@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
 import math
 import os
@@ -202,15 +201,11 @@ def tenant_create(sandbox: SandboxControl, index: int) -> Tenant:
     """An organisation as a customer sets it up: its Outreach org connected by its admin, a
     generic provider connection with a signing secret, one rep's agent email mapped."""
     from django.contrib.auth import get_user_model
-    from django.utils import timezone
 
     from calls.services import agent_mapping_create
     from integrations.models import ProviderConnection
-    from integrations.outreach.models import ConnectionKind
-    from integrations.outreach.oauth import TokenGrant
-    from integrations.outreach.provider.provider import SCOPES
-    from integrations.outreach.services import OutreachIdentity, connection_connect
-    from portal.encryption import Secret
+    from integrations.outreach.sandbox_connect import connect_sandbox_user
+    from integrations.services import new_signing_secret
     from portal.tenancy.models import Membership, Organization, Role
 
     org = sandbox.default_org() if index == 0 else sandbox.create_org(f"Bench {index}")
@@ -220,34 +215,13 @@ def tenant_create(sandbox: SandboxControl, index: int) -> Tenant:
     rep = sandbox.create_user(
         f"rep{index}@bench.example", first_name="Rita", last_name="Rep", org_guid=org["guid"]
     )
-    grant = sandbox.issue_token(admin["id"], SCOPES, count_as_mint=False)
     organization = Organization.objects.create(name=f"Bench {index}", slug=f"bench-{index}")
     owner = get_user_model().objects.create_user(
         username=f"owner{index}", email=f"owner{index}@bench.example", password=None
     )
     Membership.objects.create(organization=organization, user=owner, role=Role.ADMIN)
-    scopes = grant["scope"].split()
-    connection_connect(
-        organization=organization,
-        kind=ConnectionKind.ORGANIZATION,
-        rep=None,
-        actor=owner,
-        grant=TokenGrant(
-            access_token=Secret(grant["access_token"]),
-            refresh_token=Secret(grant["refresh_token"]),
-            expires_at=timezone.now() + timedelta(seconds=grant["expires_in"]),
-            scopes=scopes,
-        ),
-        identity=OutreachIdentity(
-            user_id=str(admin["id"]),
-            email=admin["email"],
-            name="Ada Admin",
-            org_id=org["guid"],
-            org_name=org["name"],
-            scopes=scopes,
-        ),
-    )
-    secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    connect_sandbox_user(sandbox=sandbox, organization=organization, user=admin, actor=owner)
+    secret = new_signing_secret()
     provider = ProviderConnection.objects.create(
         organization=organization, kind="generic", name="Bench PBX", webhook_secrets=secret
     )

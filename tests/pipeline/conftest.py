@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -15,12 +14,9 @@ from django.utils import timezone
 from calls.models import Call
 from calls.services import agent_mapping_create
 from integrations.models import ProviderConnection
-from integrations.outreach.models import ConnectionKind
-from integrations.outreach.oauth import TokenGrant
 from integrations.outreach.sandbox.control import SandboxControl
 from integrations.outreach.sandbox.launcher import sandbox_process
-from integrations.outreach.services import OutreachIdentity, connection_connect
-from portal.encryption import Secret
+from integrations.outreach.sandbox_connect import connect_sandbox_user
 from portal.tenancy.models import Membership, Organization, Role
 from tests.conftest import make_user
 from tests.pipeline.helpers import Pipeline
@@ -113,31 +109,9 @@ def pipeline(
     organization = Organization.objects.create(name="Alice & Co", slug="alice-co")
     alice = make_user("alice@example.com")
     Membership.objects.create(organization=organization, user=alice, role=Role.ADMIN)
-    org = sandbox.default_org()
     admin = sandbox.create_user(email="admin@alice.example", first_name="Ada", last_name="Admin")
     rita = sandbox.create_user(email="rita@alice.example", first_name="Rita", last_name="Rep")
-    # Minted "earlier": a refresh in the test must not trip the one-token-per-minute rule.
-    grant = sandbox.issue_token(admin["id"], scopes=Pipeline.SCOPES, count_as_mint=False)
-    connection_connect(
-        organization=organization,
-        kind=ConnectionKind.ORGANIZATION,
-        rep=None,
-        actor=alice,
-        grant=TokenGrant(
-            access_token=Secret(grant["access_token"]),
-            refresh_token=Secret(grant["refresh_token"]),
-            expires_at=timezone.now() + timedelta(seconds=grant["expires_in"]),
-            scopes=grant["scope"].split(),
-        ),
-        identity=OutreachIdentity(
-            user_id=str(admin["id"]),
-            email=admin["email"],
-            name="Ada Admin",
-            org_id=org["guid"],
-            org_name=org["name"],
-            scopes=grant["scope"].split(),
-        ),
-    )
+    connect_sandbox_user(sandbox=sandbox, organization=organization, user=admin, actor=alice)
     provider = ProviderConnection.objects.create(
         organization=organization, kind="generic", name="Our PBX", webhook_secrets=SIGNING_SECRET
     )

@@ -4,16 +4,12 @@ authorisation, and the 1-hour window. Every attempt is on record for support sta
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from itertools import pairwise
-
-from django.utils import timezone
 
 from calls.models import Call, DeliveryAttempt, InboxEvent
 from integrations.outreach.models import OutreachConnection
-from integrations.outreach.oauth import TokenGrant
-from integrations.outreach.services import OutreachIdentity, connection_connect
-from portal.encryption import Secret
+from integrations.outreach.sandbox_connect import connect_sandbox_user
 from tests.pipeline.helpers import Pipeline, eventually, refusals, state_of
 
 
@@ -102,29 +98,12 @@ def test_it_holds_work_while_outreach_needs_reconnecting_and_resumes_after(
     assert connection.status == "needs_reauth"
     assert "needs reconnecting" in Call.objects.get(provider_call_id="pbx-reauth").problem
 
-    grant = pipeline.sandbox.issue_token(
-        pipeline.admin_outreach_id, scopes=Pipeline.SCOPES, count_as_mint=False
-    )
-    org = pipeline.sandbox.default_org()
-    connection_connect(
+    admin = next(u for u in pipeline.sandbox.users() if u["id"] == pipeline.admin_outreach_id)
+    connect_sandbox_user(
+        sandbox=pipeline.sandbox,
         organization=pipeline.organization,
-        kind=connection.kind,
-        rep=None,
+        user=admin,
         actor=connection.connected_by,
-        grant=TokenGrant(
-            access_token=Secret(grant["access_token"]),
-            refresh_token=Secret(grant["refresh_token"]),
-            expires_at=timezone.now() + timedelta(seconds=grant["expires_in"]),
-            scopes=grant["scope"].split(),
-        ),
-        identity=OutreachIdentity(
-            user_id=str(pipeline.admin_outreach_id),
-            email="",
-            name="",
-            org_id=org["guid"],
-            org_name=org["name"],
-            scopes=grant["scope"].split(),
-        ),
     )
     view = pipeline.wait_for(outreach_id, lambda v: state_of(v) == "ringing")
     assert [h["stateAfter"] for h in view["history"] if h["outcome"] == "accepted"] == [
