@@ -238,16 +238,6 @@ class Plant:
         ]  # fmt: skip
         self.beat = self.stack.enter_context(running(command, env=self.env))
 
-    def worker_mid_request(self, port: int, *, timeout: float = 30.0) -> tuple[int, int]:
-        """(worker index, pool child pid) of the first worker seen talking to `port`."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for index, worker in enumerate(self.workers):
-                for child in connected_to(children_of(worker.pid), port):
-                    return index, child
-            time.sleep(0.01)
-        raise TimeoutError(f"no worker talked to port {port} within {timeout} s")
-
     def kill_worker(self, index: int) -> None:
         """SIGKILL a worker and its pool child at once: nothing gets to ack, reject or requeue
         its task, which stays unacknowledged in Redis until the visibility timeout (an hour)."""
