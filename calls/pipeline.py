@@ -16,15 +16,17 @@ a lost answer neither loses an update nor sends a final state twice.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils.dateparse import parse_datetime
 
 from calls.models import (
@@ -37,7 +39,11 @@ from calls.models import (
     InboxStatus,
 )
 from calls.rules import Direction, Happened, Happening, OutreachState, Update, plan_next_update
-from integrations.outreach.client import OutreachClient
+from integrations.outreach.client import (
+    OutreachClient,
+    create_call_document,
+    update_call_document,
+)
 from integrations.outreach.errors import (
     Attempt,
     ConnectionUnusable,
@@ -253,9 +259,8 @@ def _start(
     send: Callable[[OutreachClient], Any],
     update: Update | None = None,
 ) -> Request:
-    previous = call.attempts.filter(
-        purpose=purpose, method=method, path=path, request_body=body
-    ).count()
+    # Attempt N of this request: the tries of it since the call's last success.
+    previous = _since_last_success(call).filter(purpose=purpose, method=method, path=path).count()
     attempt = DeliveryAttempt.objects.create(
         organization=call.organization,
         call=call,
@@ -280,12 +285,11 @@ def _start(
 
 def _update_request(call: Call, update: Update) -> tuple:
     attributes = update.as_attributes()
-    body = {"data": {"type": "call", "id": call.outreach_call_id, "attributes": attributes}}
     outreach_id = call.outreach_call_id
     return (
         "PATCH",
         f"/calls/{outreach_id}",
-        body,
+        update_call_document(outreach_id, attributes=attributes),
         lambda client: client.update_call(outreach_id, attributes=attributes),
         update,
     )
@@ -306,19 +310,10 @@ def _create_request(call: Call, chosen: Any) -> tuple:
         )
         return created, prospect_id, lookup
 
-    body = {
-        "data": {
-            "type": "call",
-            "attributes": {
-                "direction": "inbound",
-                "externalVendor": "VoiceExtension",
-                "from": caller,
-                "to": callee,
-                "vendorCallId": vendor_id,
-            },
-            "relationships": {"user": owner},
-        }
-    }
+    # Recorded before sending; the prospect, looked up on the way, is in what is recorded after.
+    body = create_call_document(
+        outreach_user_id=owner, from_number=caller, to_number=callee, vendor_call_id=vendor_id
+    )
     return "POST", "/calls", body, send
 
 
@@ -426,12 +421,14 @@ def _record_failure(call_id: int, request: Request, error: OutreachError) -> Non
 def _backoff(call: Call) -> float:
     """Exponential in the failures since the last success, with jitter so that many calls failing
     together do not retry together."""
-    last_success = call.attempts.filter(outcome=AttemptOutcome.SUCCEEDED).order_by("-id").first()
-    failures = call.attempts.filter(
-        outcome=AttemptOutcome.TRANSIENT, id__gt=last_success.pk if last_success else 0
-    ).count()
+    failures = _since_last_success(call).filter(outcome=AttemptOutcome.TRANSIENT).count()
     base = min(MAX_BACKOFF_SECONDS, 2.0 ** max(0, failures - 1))
     return base * random.uniform(0.5, 1.5)  # noqa: S311 - jitter, not security
+
+
+def _since_last_success(call: Call) -> QuerySet[DeliveryAttempt]:
+    last_success = call.attempts.filter(outcome=AttemptOutcome.SUCCEEDED).order_by("-id").first()
+    return call.attempts.filter(id__gt=last_success.pk if last_success else 0)
 
 
 def _attempts_of(result: Any) -> list[Attempt]:
@@ -445,7 +442,7 @@ def _write_attempts(
     attempts: list[Attempt],
     outcome: AttemptOutcome,
     *,
-    before: list[Attempt] = (),
+    before: Sequence[Attempt] = (),
     error: OutreachError | None = None,
 ) -> None:
     """The claimed row gets the main request's (last) attempt; any others get rows of their own
@@ -487,8 +484,6 @@ def _attempt_fields(attempt: Attempt) -> dict[str, Any]:
 
 
 def _json(value: Any) -> str:
-    import json
-
     return json.dumps(value, default=str)[:20000]
 
 

@@ -123,31 +123,16 @@ class OutreachClient:
         from_number: str,
         to_number: str,
         vendor_call_id: str,
-        state: str | None = None,
-        state_changed_at: datetime | None = None,
         prospect_id: str | None = None,
-        note: str | None = None,
     ) -> CallCreated:
         """`POST /calls` for an inbound call (000 "Create a new call")."""
-        attributes: dict[str, Any] = {
-            "direction": "inbound",
-            "externalVendor": "VoiceExtension",
-            "from": from_number,
-            "to": to_number,
-            "vendorCallId": vendor_call_id,
-        }
-        if state is not None:
-            attributes["state"] = state
-        if state_changed_at is not None:
-            attributes["stateChangedAt"] = _timestamp(state_changed_at)
-        if note is not None:
-            attributes["note"] = note
-        relationships: dict[str, Any] = {
-            "user": {"data": {"type": "user", "id": _id(outreach_user_id)}}
-        }
-        if prospect_id is not None:
-            relationships["prospect"] = {"data": {"type": "prospect", "id": _id(prospect_id)}}
-        body = {"data": {"type": "call", "attributes": attributes, "relationships": relationships}}
+        body = create_call_document(
+            outreach_user_id=outreach_user_id,
+            from_number=from_number,
+            to_number=to_number,
+            vendor_call_id=vendor_call_id,
+            prospect_id=prospect_id,
+        )
         response = self._request("POST", "/calls", body=body)
         call_id = _first_id(response.data)
         if call_id is None:
@@ -173,8 +158,7 @@ class OutreachClient:
     def update_call(self, call_id: str, *, attributes: dict[str, Any]) -> OutreachResponse:
         """`PATCH /calls/{id}` with `state`, `stateChangedAt`, `recordingUrl`, `voicemailUrl`
         or `vendorCallId` (000 "Update an existing call"); datetimes are sent as ISO 8601."""
-        sent = {k: _timestamp(v) if isinstance(v, datetime) else v for k, v in attributes.items()}
-        body = {"data": {"type": "call", "id": _id(call_id), "attributes": sent}}
+        body = update_call_document(call_id, attributes=attributes)
         return self._request("PATCH", f"/calls/{call_id}", body=body)
 
     # The mechanics ------------------------------------------------------------------------
@@ -274,6 +258,37 @@ def _after(attempts: list[Attempt]) -> Iterator[None]:
     except OutreachError as error:
         error.attempts = [*attempts, *error.attempts]
         raise
+
+
+def create_call_document(
+    *,
+    outreach_user_id: str,
+    from_number: str,
+    to_number: str,
+    vendor_call_id: str,
+    prospect_id: str | None = None,
+) -> dict[str, Any]:
+    """The JSON:API body of an inbound call's `POST /calls`: what the client sends and what the
+    pipeline records before sending it."""
+    relationships: dict[str, Any] = {
+        "user": {"data": {"type": "user", "id": _id(outreach_user_id)}}
+    }
+    if prospect_id is not None:
+        relationships["prospect"] = {"data": {"type": "prospect", "id": _id(prospect_id)}}
+    attributes = {
+        "direction": "inbound",
+        "externalVendor": "VoiceExtension",
+        "from": from_number,
+        "to": to_number,
+        "vendorCallId": vendor_call_id,
+    }
+    return {"data": {"type": "call", "attributes": attributes, "relationships": relationships}}
+
+
+def update_call_document(call_id: str, *, attributes: dict[str, Any]) -> dict[str, Any]:
+    """The JSON:API body of `PATCH /calls/{id}`."""
+    sent = {k: _timestamp(v) if isinstance(v, datetime) else v for k, v in attributes.items()}
+    return {"data": {"type": "call", "id": _id(call_id), "attributes": sent}}
 
 
 def _first_id(data: Any) -> str | None:
