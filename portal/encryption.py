@@ -76,15 +76,6 @@ def decrypt(ciphertext: str) -> str:
         ) from None
 
 
-def reencrypt(ciphertext: str) -> str:
-    """The same secret under the first key; raises like `decrypt` when no key opens it."""
-    try:
-        return fernet().rotate(ciphertext.encode()).decode()
-    except InvalidToken:
-        decrypt(ciphertext)  # raises the explanatory error
-        raise
-
-
 class _SecretAttribute(DeferredAttribute):
     """Wraps whatever is assigned in a `Secret`, so a freshly set token is masked too."""
 

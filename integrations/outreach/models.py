@@ -104,10 +104,6 @@ class OutreachConnection(OrganizationOwned):
         who = self.outreach_email or self.outreach_user_id
         return f"{self.get_kind_display()} Outreach connection of {who}"
 
-    @property
-    def is_usable(self) -> bool:
-        return self.status == ConnectionStatus.ACTIVE
-
     def expires_soon(self) -> bool:
         return self.expires_at - REFRESH_MARGIN <= timezone.now()
 
