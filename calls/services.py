@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 def calls_resume(*, organization: Organization, reason: str) -> int:
     """Release the organisation's held calls: what Outreach's window still accepts is sent, the
     rest is marked expired by the rules. Returns how many calls were released."""
-    from calls.tasks import enqueue_call
+    from calls.tasks import enqueue_calls
 
     with transaction.atomic():
         held = list(
@@ -36,8 +36,7 @@ def calls_resume(*, organization: Organization, reason: str) -> int:
                 organization=organization,
                 data={"calls": len(held), "reason": reason},
             )
-        for call_id in held:
-            transaction.on_commit(lambda call_id=call_id: enqueue_call(call_id))
+        transaction.on_commit(lambda: enqueue_calls((call_id, False) for call_id in held))
     return len(held)
 
 
