@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.db import IntegrityError
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from calls import services
 from calls.forms import AgentMappingForm
-from calls.models import AgentMapping, CallStatus
+from calls.models import AgentMapping, Call, CallStatus
 from calls.selectors import call_timeline, calls_visible
 from portal.tenancy.access import organization_view
 from portal.tenancy.models import Access
@@ -15,7 +16,7 @@ from portal.tenancy.models import Access
 PAGE_SIZE = 100
 
 
-def _visible(request: HttpRequest):
+def _visible(request: HttpRequest) -> QuerySet[Call]:
     return calls_visible(organization=request.organization, membership=request.membership)
 
 
