@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from calls.models import Call
+from integrations.models import ProviderConnection
 from integrations.outreach.models import OutreachConnection
 from portal.audit.models import AuditEntry
 from portal.tenancy.models import Membership, Organization, Role
@@ -91,10 +92,6 @@ def call_timeline(*, call: Call) -> list[TimelineEntry]:
 
 def dashboard_figures(*, organization: Organization, membership: Membership | None) -> dict:
     """What an organisation's dashboard shows: how its calls are doing, and what needs a person."""
-    from django.db.models import Count
-
-    from integrations.models import ProviderConnection
-
     calls = calls_visible(organization=organization, membership=membership)
     by_status = dict(calls.values_list("status").annotate(n=Count("id")).order_by())
     return {
