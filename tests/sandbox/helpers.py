@@ -1,8 +1,10 @@
 """What the sandbox tests share besides fixtures: an /api/v2 client holding a token, the
-attributes of an inbound call, and the cast."""
+attributes of an inbound call, the cast, and waiting for a condition."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +58,14 @@ def inbound(**overrides: Any) -> dict[str, Any]:
         "outcome": None,
         **overrides,
     }
+
+
+def wait_until(check: Callable[[], bool], *, timeout: float = 5.0) -> None:
+    """Polls for a condition instead of sleeping for a guessed time."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"not within {timeout} s"
+        time.sleep(0.01)
 
 
 def error_of(response: httpx.Response) -> dict[str, Any]:

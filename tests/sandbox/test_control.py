@@ -7,6 +7,7 @@ import re
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from email.message import Message
 from pathlib import Path
@@ -25,7 +26,7 @@ from integrations.outreach.sandbox.options import (
 from integrations.outreach.sandbox.rules import Rule
 from integrations.outreach.sandbox.server import SandboxServer
 
-from .helpers import Api, Cast, inbound, user_ref
+from .helpers import Api, Cast, error_of, inbound, user_ref, wait_until
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -109,6 +110,29 @@ def test_it_answers_500_for_the_next_requests_when_told(rita: Api, sandbox: Sand
     assert failed["responseBody"].startswith('{"errors"')
 
 
+def test_it_answers_the_status_and_body_it_is_told(
+    web: httpx.Client, rita: Api, sandbox: SandboxControl, cast: Cast
+) -> None:
+    sandbox.fail_next(path_prefix="/oauth/token", status=400, body={"error": "invalid_client"})
+    grant = sandbox.issue_token(cast.rita["id"], ["calls.all"], count_as_mint=False)
+    form = {
+        "grant_type": "refresh_token",
+        "refresh_token": grant["refresh_token"],
+        "client_id": "callbridge-dev",
+        "client_secret": "callbridge-dev-secret",
+    }
+    refused = web.post("/oauth/token", data=form)
+    assert refused.status_code == 400
+    assert refused.headers["Content-Type"] == "application/json"  # an OAuth error, not JSON:API
+    assert refused.json() == {"error": "invalid_client"}
+    assert sandbox.requests(path_prefix="/oauth/token")[-1]["fault"] == "error"
+    assert web.post("/oauth/token", data=form).status_code == 200  # the refused one changed nothing
+    sandbox.fail_next(path_prefix="/api/v2/users", status=404)
+    missing = rita.get("/users")
+    assert missing.status_code == 404
+    assert error_of(missing)["id"] == "notFound"
+
+
 def test_it_answers_429_with_retry_after_when_told(rita: Api, sandbox: SandboxControl) -> None:
     sandbox.rate_limit_next(retry_after=17)
     response = rita.get("/users")
@@ -143,6 +167,87 @@ def test_it_lets_a_client_give_up_on_a_hanging_request(rita: Api, sandbox: Sandb
         rita.http.get("/users", timeout=0.1)
     time.sleep(0.5)
     assert rita.get("/users").status_code == 200
+
+
+def test_it_holds_a_request_unapplied_until_released(
+    rita: Api, inbound_call: int, sandbox: SandboxControl
+) -> None:
+    sandbox.hold_next(path_prefix=f"/api/v2/calls/{inbound_call}")
+    with ThreadPoolExecutor() as pool:
+        answer = pool.submit(rita.update_call, inbound_call, state="ringing")
+        wait_until(lambda: sandbox.held() == 1)
+        (held,) = sandbox.held_requests()
+        assert (held["method"], held["path"]) == ("PATCH", f"/api/v2/calls/{inbound_call}")
+        # Not applied yet, and the control API answers meanwhile: the lock is not held.
+        assert sandbox.call(inbound_call)["call"]["attributes"]["state"] is None
+        assert sandbox.requests(path_prefix="/api/v2/calls/") == []
+        assert not answer.done()
+        assert sandbox.release_held() == 1
+        assert answer.result(timeout=5).status_code == 200
+    assert sandbox.held() == 0
+    assert sandbox.call(inbound_call)["call"]["attributes"]["state"] == "ringing"
+    assert sandbox.requests(path_prefix="/api/v2/calls/")[-1]["fault"] == "hold"
+
+
+def test_it_reports_how_many_requests_it_holds_and_from_which_port(
+    rita: Api, sandbox_url: str, sandbox: SandboxControl
+) -> None:
+    sandbox.hold_next(2, path_prefix="/api/v2/users")
+    host, port = sandbox_url.removeprefix("http://").split(":")
+    request = (
+        f"GET /api/v2/users HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {rita.token}\r\n\r\n"
+    ).encode()
+    with (
+        socket.create_connection((host, int(port))) as first,
+        socket.create_connection((host, int(port))) as second,
+    ):
+        for connection in (first, second):
+            connection.sendall(request)
+        wait_until(lambda: sandbox.held() == 2)
+        # The client's port says which connection, and so which process, waits for the answer.
+        ports = {held["clientPort"] for held in sandbox.held_requests()}
+        assert ports == {first.getsockname()[1], second.getsockname()[1]}
+        assert sandbox.release_held() == 2
+        for connection in (first, second):
+            assert connection.recv(4096).startswith(b"HTTP/1.1 200")
+    assert sandbox.held() == 0
+
+
+def test_it_answers_500_to_held_requests_when_released_so(
+    rita: Api, sandbox: SandboxControl
+) -> None:
+    sandbox.hold_next()
+    with ThreadPoolExecutor() as pool:
+        answer = pool.submit(rita.get, "/users")
+        wait_until(lambda: sandbox.held() == 1)
+        assert sandbox.release_held(then_error=True) == 1
+        assert answer.result(timeout=5).status_code == 500
+
+
+def test_it_answers_a_held_request_anyway_after_its_maximum(
+    rita: Api, sandbox: SandboxControl
+) -> None:
+    sandbox.hold_next(max_seconds=0.3)
+    started = time.perf_counter()
+    assert rita.get("/users").status_code == 200
+    assert time.perf_counter() - started >= 0.3
+    assert sandbox.held() == 0
+
+
+@pytest.mark.parametrize(
+    ("action", "status"),
+    [("clear_faults", 200), ("reset", 401)],  # 401: the reset forgot Rita and her token
+)
+def test_it_lets_held_requests_go_when_faults_are_cleared_or_on_reset(
+    rita: Api, sandbox: SandboxControl, action: str, status: int
+) -> None:
+    sandbox.hold_next()
+    with ThreadPoolExecutor() as pool:
+        answer = pool.submit(rita.get, "/users")
+        wait_until(lambda: sandbox.held() == 1)
+        getattr(sandbox, action)()
+        assert answer.result(timeout=5).status_code == status
+    assert sandbox.held() == 0
 
 
 def test_it_clears_faults(rita: Api, sandbox: SandboxControl) -> None:
@@ -189,6 +294,9 @@ def test_it_answers_bad_control_input_with_400(web: httpx.Client) -> None:
         ("/users", {"email": 3}),
         ("/tokens", {"userId": True, "scopes": []}),
         ("/faults", {"kind": "explode"}),
+        ("/faults", {"kind": "error", "status": 200}),
+        ("/faults", {"kind": "error", "status": 599}),
+        ("/faults", {"kind": "hold", "seconds": -1}),
         ("/calls", {"userId": 999, "to": "+1"}),
     ]:
         response = web.post(f"/_control{path}", json=body)

@@ -95,6 +95,13 @@ class RequestRecord(TypedDict):
     fault: str | None
 
 
+class HeldRequestInfo(TypedDict):
+    method: str
+    path: str
+    clientPort: int  # the port the client sent it from: which connection waits for the answer
+    heldSince: str
+
+
 class Limits(TypedDict):
     accessTokenLifetime: int
     refreshTokenLifetime: int
@@ -232,9 +239,25 @@ class SandboxControl:
 
     # Faults ------------------------------------------------------------------------------------
 
-    def fail_next(self, count: int = 1, *, path_prefix: str = "") -> None:
-        """The next `count` requests answer 500."""
-        self._fault({"kind": "error", "count": count, "pathPrefix": path_prefix})
+    def fail_next(
+        self,
+        count: int = 1,
+        *,
+        path_prefix: str = "",
+        status: int = 500,
+        body: dict[str, Any] | list[Any] | None = None,
+    ) -> None:
+        """The next `count` requests answer `status` (500) with this JSON body, or with a
+        JSON:API error for the status; e.g. status=400, body={"error": "invalid_client"}."""
+        self._fault(
+            {
+                "kind": "error",
+                "count": count,
+                "pathPrefix": path_prefix,
+                "status": status,
+                "body": body,
+            }
+        )
 
     def rate_limit_next(
         self, count: int = 1, *, retry_after: int = 1, path_prefix: str = ""
@@ -263,10 +286,35 @@ class SandboxControl:
             }
         )
 
+    def hold_next(
+        self, count: int = 1, *, path_prefix: str = "", max_seconds: float | None = None
+    ) -> None:
+        """The next `count` requests are held, not yet applied, until release_held() (or
+        `max_seconds`, the sandbox's 60 s by default), so that a test can act while a client
+        waits for an answer. held() says when one is."""
+        body: dict[str, Any] = {"kind": "hold", "count": count, "pathPrefix": path_prefix}
+        if max_seconds is not None:
+            body["seconds"] = max_seconds
+        self._fault(body)
+
+    def held_requests(self) -> list[HeldRequestInfo]:
+        """The requests held right now, oldest first."""
+        return cast(list[HeldRequestInfo], self._call("GET", "/faults")["held"])
+
+    def held(self) -> int:
+        """How many requests are held right now."""
+        return len(self.held_requests())
+
+    def release_held(self, *, then_error: bool = False) -> int:
+        """Every held request is applied and answered normally (or 500); answers how many."""
+        answer = self._call("POST", "/faults/release", json={"thenError": then_error})
+        return int(answer["released"])
+
     def _fault(self, body: dict[str, Any]) -> None:
         self._call("POST", "/faults", json=body)
 
     def clear_faults(self) -> None:
+        """No more pending faults; held requests are released and answered normally."""
         self._call("DELETE", "/faults")
 
     # Clock and limits --------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from http import HTTPStatus
 from typing import Any
 
 from .errors import ApiError
@@ -13,10 +14,14 @@ from .messages import Context, Request, Response, Route, json_response, route
 from .oauth import SCOPE_PATTERN, token_document
 from .resources import call_resource, timestamp
 from .rules import INITIATED_DEADLINE, VOICE_EXTENSION
-from .store import Call, Fault, Limits, Org, User
+from .store import Call, Fault, HeldRequest, Limits, Org, User
 
 PREFIX = "/_control"
-FAULT_KINDS = ("error", "rate_limit", "hang")
+FAULT_KINDS = ("error", "rate_limit", "hang", "hold")
+# A held request answers anyway after this long unless told otherwise: a test that dies before
+# releasing it leaves no thread waiting forever, and a client that gave up is gone long before.
+MAX_HOLD_SECONDS = 60.0
+ERROR_STATUSES = frozenset(status.value for status in HTTPStatus if status >= 400)
 _MISSING = object()
 
 
@@ -296,29 +301,66 @@ def _launch_report(call: Call, ctx: Context) -> dict[str, Any] | None:
 
 
 def add_fault(request: Request, ctx: Context, _: dict[str, str]) -> Response:
-    """The next `count` requests (whose path starts with pathPrefix) answer 500, or 429 with
-    Retry-After, or hang `seconds` first (then answer normally, or 500 if thenError)."""
+    """The next `count` requests whose path starts with pathPrefix (the first pending fault that
+    matches takes a request):
+    - error: answer `status` (500) with the JSON `body` (a JSON:API error for the status);
+    - rate_limit: answer 429 with Retry-After: `retryAfter`;
+    - hang: wait `seconds`, then answer normally, or 500 if thenError;
+    - hold: wait until POST /faults/release (or `seconds`, 60 by default), then answer
+      normally, or 500 if the release says thenError. GET /faults lists what is held."""
     body = _body(request)
     kind = _field(body, "kind", str)
     if kind not in FAULT_KINDS:
         raise _invalid(f"kind is one of {', '.join(FAULT_KINDS)}.")
+    default_seconds = MAX_HOLD_SECONDS if kind == "hold" else 0
     fault = Fault(
         kind=kind,
         remaining=_field(body, "count", int, 1),
         path_prefix=_field(body, "pathPrefix", str, ""),
         retry_after=_field(body, "retryAfter", int, 1),
-        seconds=float(_field(body, "seconds", (int, float), 0)),
+        seconds=float(_field(body, "seconds", (int, float), default_seconds)),
         then_error=_field(body, "thenError", bool, False),
+        status=_field(body, "status", int, 500),
+        body=_field(body, "body", (dict, list), None),
     )
     if fault.remaining < 1:
         raise _invalid("count must be at least 1.")
+    if fault.seconds < 0:
+        raise _invalid("seconds cannot be negative.")
+    if fault.status not in ERROR_STATUSES:
+        raise _invalid("status is an HTTP error status (400-599).")
     ctx.store.faults.append(fault)
     return json_response(201, {"pending": len(ctx.store.faults)})
 
 
+def _held_json(held: HeldRequest) -> dict[str, Any]:
+    return {
+        "method": held.method,
+        "path": held.path,
+        "clientPort": held.client_port,
+        "heldSince": timestamp(held.held_at),
+    }
+
+
+def list_faults(request: Request, ctx: Context, _: dict[str, str]) -> Response:
+    """How many faults are pending, and the requests held right now (oldest first): a test waits
+    for one to be held instead of sleeping and hoping."""
+    store = ctx.store
+    return json_response(
+        200, {"pending": len(store.faults), "held": [_held_json(h) for h in store.held]}
+    )
+
+
+def release_held(request: Request, ctx: Context, _: dict[str, str]) -> Response:
+    """Every held request goes on: it is applied and answered normally, or 500 if thenError."""
+    then_error = _field(_body(request), "thenError", bool, False)
+    return json_response(200, {"released": ctx.store.release_held(then_error=then_error)})
+
+
 def clear_faults(request: Request, ctx: Context, _: dict[str, str]) -> Response:
+    """No more faults; held requests go on too, answered normally."""
     ctx.store.faults.clear()
-    return json_response(200, {"pending": 0})
+    return json_response(200, {"pending": 0, "released": ctx.store.release_held()})
 
 
 def get_clock(request: Request, ctx: Context, _: dict[str, str]) -> Response:
@@ -387,8 +429,10 @@ ROUTES: list[Route] = [
     route("POST", "/tokens", issue_token),
     route("POST", "/calls", launch_call),
     route("GET", r"/calls/(?P<id>[^/]+)", get_call),
+    route("GET", "/faults", list_faults),
     route("POST", "/faults", add_fault),
     route("DELETE", "/faults", clear_faults),
+    route("POST", "/faults/release", release_held),
     route("GET", "/clock", get_clock),
     route("POST", "/clock", set_clock),
     route("GET", "/limits", get_limits),

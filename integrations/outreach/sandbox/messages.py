@@ -27,6 +27,7 @@ class Request:
     headers: Mapping[str, str]  # case-insensitive (an email.message.Message)
     body: bytes
     client_host: str
+    client_port: int = 0
 
     @cached_property
     def query(self) -> dict[str, list[str]]:

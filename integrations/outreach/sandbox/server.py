@@ -1,6 +1,7 @@
 """HTTP plumbing: a ThreadingHTTPServer whose every request goes through SandboxServer.answer -
-faults first, then /api/v2, /oauth or /_control, then the request log - under the store's lock.
-Whatever goes wrong answers JSON, never an HTML error page or a dropped connection."""
+faults first, then /api/v2, /oauth or /_control, then the request log - under the store's lock
+(but for a 'hang' or 'hold' fault's wait). Whatever goes wrong answers JSON, never an HTML error
+page or a dropped connection."""
 
 from __future__ import annotations
 
@@ -18,7 +19,16 @@ from urllib.parse import urlsplit
 
 from . import api, control_api, oauth
 from .errors import ApiError
-from .messages import Context, Request, Response, error_response, jsonapi_response, resolve
+from .messages import (
+    JSON_API,
+    Context,
+    Request,
+    Response,
+    error_response,
+    json_response,
+    jsonapi_response,
+    resolve,
+)
 from .options import SandboxOptions
 from .request_log import log_entry
 from .store import Fault, Store
@@ -28,6 +38,7 @@ logger = logging.getLogger(__name__)
 _INTERNAL_ERROR = ApiError(
     500, "internalServerError", "Internal Server Error", "The sandbox failed to answer."
 )
+_INJECTED = "Injected by the sandbox's control API."
 
 
 def _is_api(path: str) -> bool:
@@ -36,6 +47,25 @@ def _is_api(path: str) -> bool:
 
 def _is_control(path: str) -> bool:
     return path.startswith(f"{control_api.PREFIX}/")
+
+
+def _status_error(status: int, detail: str) -> ApiError:
+    """A JSON:API error named after its status: 431 is requestHeaderFieldsTooLarge."""
+    phrase = HTTPStatus(status).phrase
+    error_id = phrase[0].lower() + phrase.title().replace(" ", "").replace("-", "")[1:]
+    return ApiError(status, error_id, phrase, detail)
+
+
+def _injected_error(path: str, fault: Fault) -> Response:
+    """An 'error' fault's answer (or a hang's or hold's with thenError): its JSON body if it has
+    one (JSON:API under /api/v2, plain JSON such as an OAuth error elsewhere), else a JSON:API
+    error for its status."""
+    if fault.body is not None:
+        content_type = JSON_API if _is_api(path) else "application/json"
+        return json_response(fault.status, fault.body, content_type=content_type)
+    if fault.status == _INTERNAL_ERROR.status:
+        return error_response(_INTERNAL_ERROR)
+    return error_response(_status_error(fault.status, _INJECTED))
 
 
 class SandboxServer(ThreadingHTTPServer):
@@ -56,9 +86,20 @@ class SandboxServer(ThreadingHTTPServer):
             received_at_sandbox = store.now()
             # The control API is never faulted: tests must always be able to recover.
             fault = None if _is_control(request.path) else store.take_fault(request.path)
+            held = None
+            if fault and fault.kind == "hold":
+                held = store.hold(
+                    method=request.method, path=request.path, client_port=request.client_port
+                )
+        # Without the lock: other requests, and the control API's release, go on meanwhile.
         if fault and fault.kind == "hang":
-            time.sleep(fault.seconds)  # without the lock: other requests go on meanwhile
+            time.sleep(fault.seconds)
+        if fault and held:
+            held.released.wait(fault.seconds)
         with store.lock:
+            if fault and held:
+                store.forget_held(held)  # released, or it waited out its maximum
+                fault.then_error = held.then_error  # the release said how to answer
             ctx = Context(store, store.now(), self.base_url, request_index=len(store.requests))
             response = self._respond(request, ctx, fault)
             # Reading the log does not add to it, so that polling it leaves it readable.
@@ -78,15 +119,15 @@ class SandboxServer(ThreadingHTTPServer):
         return response
 
     def _respond(self, request: Request, ctx: Context, fault: Fault | None) -> Response:
-        if fault and (fault.kind == "error" or (fault.kind == "hang" and fault.then_error)):
-            return error_response(_INTERNAL_ERROR)
+        if fault and (fault.kind == "error" or fault.then_error):
+            return _injected_error(request.path, fault)
         if fault and fault.kind == "rate_limit":
             return error_response(
                 ApiError(
                     429,
                     "rateLimitExceeded",
                     "Rate Limit Exceeded",
-                    "Injected by the sandbox's control API.",
+                    _INJECTED,
                     headers={"Retry-After": str(fault.retry_after)},
                 )
             )
@@ -149,6 +190,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers=self.headers,
             body=body,
             client_host=self.client_address[0],
+            client_port=self.client_address[1],
         )
         self._write(self.server.answer(request, received_at, started))
 
@@ -164,14 +206,12 @@ class _Handler(BaseHTTPRequestHandler):
             if self.command != "HEAD":
                 self.wfile.write(response.body)
         except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True  # the client gave up (a 'hang' fault outlasted it)
+            self.close_connection = True  # the client gave up, or died, during a hang or hold
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """http.server's own refusals (bad request line, header too long...) as JSON:API."""
         self.close_connection = True
-        phrase = HTTPStatus(code).phrase
-        error_id = phrase[0].lower() + phrase.title().replace(" ", "").replace("-", "")[1:]
-        error = ApiError(code, error_id, phrase, message or explain or phrase)
+        error = _status_error(code, message or explain or HTTPStatus(code).phrase)
         self._write(jsonapi_response(code, error.document()))
 
     def log_message(self, format: str, *args: Any) -> None:

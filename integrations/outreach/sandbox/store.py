@@ -1,6 +1,7 @@
 """The sandbox's whole state, in memory: orgs, users, prospects, calls, OAuth grants, limits, the
-clock, injected faults and the request log. One lock (Store.lock) guards all of it; the HTTP
-layer holds it for the length of a request, except while a 'hang' fault sleeps."""
+clock, injected faults, held requests and the request log. One lock (Store.lock) guards all of
+it; the HTTP layer holds it for the length of a request, except while a 'hang' fault sleeps or a
+'hold' fault waits to be released."""
 
 from __future__ import annotations
 
@@ -132,12 +133,28 @@ class AuthorizationCode:
 
 @dataclass
 class Fault:
-    kind: str  # "error" (500), "rate_limit" (429) or "hang"
+    kind: str  # "error", "rate_limit" (429), "hang" or "hold"
     remaining: int
     path_prefix: str = ""
     retry_after: int = 1
+    # hang: how long it sleeps; hold: the most it waits for a release, so nothing waits forever.
     seconds: float = 0.0
-    then_error: bool = False  # after hanging: answer 500 instead of normally
+    then_error: bool = False  # after hanging or holding: answer 500 instead of normally
+    status: int = 500  # error: the answer's status, and its JSON body (None: a JSON:API error)
+    body: Any = None
+
+
+@dataclass(eq=False)  # each is itself: two alike requests held at once are still two
+class HeldRequest:
+    """A request a 'hold' fault stopped before it was applied. Its thread waits on `released`
+    without the store's lock; the control API sets it (release, clear, reset)."""
+
+    method: str
+    path: str
+    client_port: int  # which connection it came on: tests find the process waiting for it
+    held_at: datetime
+    released: threading.Event = field(default_factory=threading.Event)
+    then_error: bool = False
 
 
 @dataclass
@@ -163,9 +180,11 @@ class Store:
     def __init__(self, options: SandboxOptions) -> None:
         self.options = options
         self.lock = threading.Lock()
+        self.held: list[HeldRequest] = []
         self.reset()
 
     def reset(self) -> None:
+        self.release_held()  # else their threads would wait out their maximum
         self.clock_offset = 0.0
         self.limits = Limits(
             access_token_lifetime=self.options.access_token_lifetime,
@@ -354,3 +373,21 @@ class Store:
                     self.faults.remove(fault)
                 return replace(fault)
         return None
+
+    def hold(self, *, method: str, path: str, client_port: int) -> HeldRequest:
+        held = HeldRequest(method=method, path=path, client_port=client_port, held_at=self.now())
+        self.held.append(held)
+        return held
+
+    def release_held(self, *, then_error: bool = False) -> int:
+        """Lets every held request go on (to be answered normally, or 500); answers how many."""
+        released, self.held = self.held, []
+        for held in released:
+            held.then_error = then_error
+            held.released.set()
+        return len(released)
+
+    def forget_held(self, held: HeldRequest) -> None:
+        """Once its thread goes on; released ones are gone already, the rest waited too long."""
+        if held in self.held:
+            self.held.remove(held)

@@ -59,23 +59,25 @@ def children_of(pid: int) -> list[int]:
     return children
 
 
-def connected_to(pids: list[int], port: int) -> list[int]:
-    """Those of `pids` with an established TCP connection to 127.0.0.1:`port` right now."""
-    remote = f"0100007F:{port:04X}"
-    inodes = set()
+def connection_owner(pids: list[int], *, local_port: int, remote_port: int) -> int | None:
+    """Which of `pids` holds the established TCP connection 127.0.0.1:`local_port` ->
+    127.0.0.1:`remote_port` right now (None: none of them)."""
+    wanted = [f"0100007F:{local_port:04X}", f"0100007F:{remote_port:04X}", "01"]  # ESTABLISHED
+    inode = None
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
-        if fields[2] == remote and fields[3] == "01":  # ESTABLISHED
-            inodes.add(f"socket:[{fields[9]}]")
-    talking = []
+        if fields[1:4] == wanted:
+            inode = f"socket:[{fields[9]}]"
+    if inode is None:
+        return None
     for pid in pids:
         try:
             links = [os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()]
         except OSError:
             continue  # exited meanwhile
-        if inodes.intersection(links):
-            talking.append(pid)
-    return talking
+        if inode in links:
+            return pid
+    return None
 
 
 class PrivateRedis:

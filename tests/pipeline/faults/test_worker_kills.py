@@ -1,53 +1,58 @@
 """Workers killed with SIGKILL mid-delivery, several times in one run. Nothing gets to ack,
 reject or requeue: with Redis a lost task would only come back after the visibility timeout (an
 hour), so what delivers the rest is the database (the call's lease and due time) and beat's
-sweeper."""
+sweeper.
+
+Each kill lands mid-request by construction, not by timing: the sandbox holds the request until
+told, the test kills the very process waiting for it, and only then lets the sandbox apply it
+and answer a process that is no longer there (the lost answer)."""
 
 from __future__ import annotations
 
 import os
 import signal
-from datetime import timedelta
-from urllib.parse import urlsplit
-
-from django.utils import timezone
 
 from calls.models import AttemptOutcome, DeliveryAttempt
-from tests.pipeline.faults.plant import Plant, Processes, children_of, connected_to, wait_until
+from tests.pipeline.faults.plant import Plant, Processes, children_of, connection_owner, wait_until
 from tests.pipeline.faults.reconcile import reconcile, wait_until_settled
 from tests.pipeline.faults.traffic import plan_calls, provider_for
 from tests.pipeline.helpers import Pipeline
 
-# Long enough to catch the worker with its request out; shorter than the client's timeout, so
-# the sandbox applies the request and answers it, to a worker that is no longer there.
-HANG = 1.5
-# The sandbox answers in milliseconds: a request out for longer than this is the hanging one.
-OUT_FOR = timedelta(seconds=0.5)
-
 
 def kill_mid_request(pipeline: Pipeline, plant: Plant, *, whole_worker: bool) -> None:
-    """Make the next request hang; once it is out, SIGKILL every worker (which are then started
-    again) or every pool child holding a connection to the sandbox (which their workers replace;
-    the requeued task finds the call leased and does nothing). Workers keep connections to
-    Outreach open between requests of a run, so a connection alone does not say which process is
-    waiting for the hanging answer: killing all of them is what makes sure that one dies."""
-    pipeline.sandbox.hang_next(HANG, count=1, path_prefix="/api/v2")
+    """Hold the next request to Outreach; once a worker waits for it with its attempt recorded
+    in flight, SIGKILL every worker (which are then started again) or the pool child that sent
+    it (which its worker replaces; the requeued task finds the call leased and does nothing),
+    then release it. All this takes milliseconds, well inside the worker's 2 s timeout; a worker
+    that had given up would have closed its connection, and no sender would be found."""
+    sandbox = pipeline.sandbox
+    sandbox.hold_next(path_prefix="/api/v2")
     wait_until(
-        lambda: DeliveryAttempt.objects.filter(
-            outcome=AttemptOutcome.IN_FLIGHT, started_at__lt=timezone.now() - OUT_FOR
-        ).exists(),
+        lambda: (
+            sandbox.held() == 1
+            and DeliveryAttempt.objects.filter(outcome=AttemptOutcome.IN_FLIGHT).exists()
+        ),
         timeout=30,
-        what="a request waiting on the hanging sandbox",
+        what="a worker waiting for a held request to Outreach",
     )
-    port = urlsplit(pipeline.sandbox.base_url).port
+    (held,) = sandbox.held_requests()
+    # Pool children keep their connection to Outreach open between requests: only the held
+    # request's client port says which of them is waiting for it.
+    sender = connection_owner(
+        [child for worker in plant.workers for child in children_of(worker.pid)],
+        local_port=held["clientPort"],
+        remote_port=int(sandbox.base_url.rsplit(":", 1)[1]),
+    )
+    assert sender is not None, f"no pool child is waiting for {held}"
     if whole_worker:
         for index in range(len(plant.workers)):
             plant.kill_worker(index)
+    else:
+        os.kill(sender, signal.SIGKILL)
+    assert sandbox.release_held() == 1
+    if whole_worker:
+        for index in range(len(plant.workers)):
             plant.start_worker(index)
-        return
-    for worker in plant.workers:
-        for child in connected_to(children_of(worker.pid), port):
-            os.kill(child, signal.SIGKILL)
 
 
 def test_it_delivers_everything_once_when_workers_are_killed_mid_delivery(
