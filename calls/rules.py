@@ -22,7 +22,10 @@ rejected                 busy (final)                 callee or agent rejected t
 not_answered             no answer (final)            the call timed out
 caller_hung_up           canceled (final)             before anyone or anything answered
 setup_failed             failed (final)               SIP 480 etc.
-ended                    completed (final)            after being answered, by person or machine
+ended                    completed (final)            after being answered, by person or machine;
+                                                      inbound: after voicemail picked up and no
+                                                      person answered, busy if the agent rejected
+                                                      the call, otherwise no answer
 recording_ready          recordingUrl                 carries `link`; completed calls only
 voicemail_left           voicemailUrl                 carries `link`; inbound busy / no answer only
 =======================  ===========================  ==========================================
@@ -49,8 +52,9 @@ outbound   times out and voicemail picks up                 answered_by_voicemai
                                                             -> completed
 =========  ===============================================  =====================================
 
-(Each row may be preceded by dialling / ringing; an inbound voicemail pickup may also be
-reported as answered_by_voicemail, which changes nothing.)
+(Each row may be preceded by dialling / ringing, and end with ended; on an inbound call,
+voicemail picking up - answered_by_voicemail or voicemail_left - means nobody answered, so an
+ended after it gives busy or no answer too, whatever order the happenings arrive in.)
 
 The contract's rules applied here
 ---------------------------------
@@ -58,13 +62,24 @@ The contract's rules applied here
 - States only move forward: initiated < ringing < in progress < the final states. Several
   pending changes are coalesced into the newest one, stamped with the time it happened.
 - Outbound calls report initiated first, on their own, because Outreach treats an outbound call
-  as failed without it (INITIATED_DEADLINE).
+  as failed without it within 5 s of the launch. It is dated by the first dialling happening
+  (the earliest happening known, when none said dialling).
 - The first terminal happening (by time, then arrival) decides the final state; state
   happenings after it are ignored, because Outreach refuses any change to a final state.
+- A final state waits `settle` after its deciding happening *arrived*, for happenings that
+  occurred earlier but are still on their way (a provider's retry, a second leg's callback).
+  A state happening that arrives after Outreach accepted the final state cannot change it any
+  more: it is ignored and listed in `Plan.late` for a person to look at.
+- A final state is always sent, however old: an Outreach call left ringing is worse than one
+  whose update Outreach refuses (and a refusal is recorded).
 - A recording link only for a completed call, a voicemail link only for an inbound call that
   ended busy or no answer; links wait (HELD) until the final state is known, and are sent
   with the final state or on their own. One recording per call: the newest link wins.
-- Nothing is sent more than LINK_WINDOW after the call ended: Outreach returns errors then.
+- Links are tried until LINK_WINDOW after Outreach accepted the final state (we do not know
+  from which instant Outreach counts its hour), and not at all once Outreach refused one for
+  its window (`Reported.links_closed`).
+- When a provider never says how a call ended, `give_up_happening` closes it: completed if
+  anyone answered, otherwise failed, dated at its last happening.
 """
 
 from __future__ import annotations
@@ -77,9 +92,6 @@ from urllib.parse import urlsplit
 
 # Outreach only accepts updates (links included) up to an hour after the call ended.
 LINK_WINDOW = timedelta(hours=1)
-# Outreach treats an outbound call as failed unless "initiated" arrives within 5 seconds of the
-# tel: launch; the pipeline uses this to prioritise that first delivery.
-INITIATED_DEADLINE = timedelta(seconds=5)
 # Outreach's column sizes for recordingUrl and voicemailUrl: a longer link is refused.
 RECORDING_URL_MAX = 255
 VOICEMAIL_URL_MAX = 1024
@@ -166,6 +178,7 @@ class Happened:
     at: datetime  # when it happened on the phone
     seq: int = 0  # arrival order, only to break ties in `at`
     link: str | None = None  # for RECORDING_READY / VOICEMAIL_LEFT
+    arrived_at: datetime | None = None  # when we heard of it; None: long enough ago to count
 
     def __post_init__(self) -> None:
         # Naive times would be silently misread as UTC in stateChangedAt.
@@ -181,6 +194,8 @@ class Reported:
     state_changed_at: datetime | None = None
     recording_url: str | None = None
     voicemail_url: str | None = None
+    final_accepted_at: datetime | None = None  # when Outreach accepted the final state
+    links_closed: bool = False  # Outreach refused a link for its 1-hour window
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -214,14 +229,49 @@ class Plan:
     verdicts: Mapping[str, tuple[Verdict, str]]  # every happening key: verdict and reason
     final_state: OutreachState | None
     ended_at: datetime | None  # the final state's stateChangedAt
-    window_closes_at: datetime | None  # ended_at + LINK_WINDOW
+    # The final state is known but waits for earlier happenings still on their way: look again
+    # then (the update, if any, carries only what may go before the final state).
+    settle_until: datetime | None = None
+    # State happenings that arrived after Outreach accepted the final state: too late to count.
+    late: tuple[str, ...] = ()
 
 
-def implied_state(kind: Happening, direction: Direction) -> OutreachState | None:
-    """The Outreach state a happening moves the call to, or None if it is not a state change."""
+def implied_state(
+    kind: Happening, direction: Direction, *, voicemail_took_it: bool = False
+) -> OutreachState | None:
+    """The Outreach state a happening moves the call to, or None if it is not a state change.
+
+    `voicemail_took_it`: an inbound call's voicemail picked up and no person answered, so its
+    end is not a completed conversation."""
     if kind is Happening.ANSWERED_BY_VOICEMAIL:
         return OutreachState.IN_PROGRESS if direction is Direction.OUTBOUND else None
+    if kind is Happening.ENDED and voicemail_took_it:
+        return OutreachState.NO_ANSWER
     return _STATE_OF.get(kind)
+
+
+def _voicemail_took_it(direction: Direction, kinds: set[Happening]) -> bool:
+    return (
+        direction is Direction.INBOUND
+        and bool(kinds & {Happening.ANSWERED_BY_VOICEMAIL, Happening.VOICEMAIL_LEFT})
+        and Happening.ANSWERED not in kinds
+    )
+
+
+def give_up_happening(
+    *, direction: Direction, happenings: Sequence[Happened]
+) -> tuple[Happening, datetime] | None:
+    """The happening that closes a call whose provider never said how it ended: ended
+    (completed) if anyone - or an outbound call's answering machine - answered, otherwise
+    setup_failed (failed), dated at its last happening. None without a happening to date it."""
+    if not happenings:
+        return None
+    answered = {Happening.ANSWERED}
+    if direction is Direction.OUTBOUND:
+        answered.add(Happening.ANSWERED_BY_VOICEMAIL)
+    kinds = {happened.kind for happened in happenings}
+    last = max(happened.at for happened in happenings)
+    return (Happening.ENDED if kinds & answered else Happening.SETUP_FAILED), last
 
 
 def plan_next_update(
@@ -230,17 +280,22 @@ def plan_next_update(
     happenings: Sequence[Happened],
     reported: Reported,
     now: datetime,
+    settle: timedelta = timedelta(0),
 ) -> Plan:
     ordered: dict[str, Happened] = {}
     for happened in sorted(happenings, key=lambda h: (h.at, h.seq)):
         ordered.setdefault(happened.key, happened)  # a redelivered happening counts once
 
+    voicemail_took_it = _voicemail_took_it(direction, {h.kind for h in ordered.values()})
+    rejected = any(h.kind is Happening.REJECTED for h in ordered.values())
     verdicts: dict[str, tuple[Verdict, str]] = {}
     state_changes: list[tuple[Happened, OutreachState]] = []
     recordings: list[Happened] = []
     voicemails: list[Happened] = []
     for happened in ordered.values():
-        state = implied_state(happened.kind, direction)
+        state = implied_state(happened.kind, direction, voicemail_took_it=voicemail_took_it)
+        if state is OutreachState.NO_ANSWER and happened.kind is Happening.ENDED and rejected:
+            state = OutreachState.BUSY
         if state is not None:
             state_changes.append((happened, state))
         elif happened.kind is Happening.RECORDING_READY:
@@ -254,19 +309,43 @@ def plan_next_update(
                 "that rejection or time-out decides the state",
             )
 
-    considered, final_state, ended_at = _cut_at_final_state(state_changes, reported, verdicts)
-    window_closes_at = ended_at + LINK_WINDOW if ended_at is not None else None
-    expired_reason = f"past Outreach's 1-hour window, which closed at {window_closes_at}"
-    window_open = window_closes_at is None or now <= window_closes_at
+    considered, final_state, ended_at, deciding = _cut_at_final_state(
+        state_changes, reported, verdicts
+    )
+    late = _late(state_changes, reported, final_state)
+    settle_until = None
+    if deciding is not None and not is_final(reported.state):
+        arrived = deciding.arrived_at
+        if arrived is not None and now < arrived + settle:
+            settle_until = arrived + settle
+            considered = considered[:-1]  # everything before the deciding happening may go
+            verdicts[deciding.key] = (
+                Verdict.HELD,
+                f"{final_state} waits until {settle_until:%H:%M:%S} for earlier events "
+                "still on their way",
+            )
+
+    if reported.links_closed:
+        window_open = False
+        expired_reason = "Outreach refused a link for its 1-hour window"
+    else:
+        window_closes_at = (
+            reported.final_accepted_at + LINK_WINDOW if reported.final_accepted_at else None
+        )
+        window_open = window_closes_at is None or now <= window_closes_at
+        expired_reason = (
+            f"past Outreach's 1-hour window, which closed at {window_closes_at:%Y-%m-%d %H:%M:%S}"
+            if window_closes_at
+            else ""
+        )
 
     state_update = _plan_state(
         direction=direction,
         considered=considered,
         reported=reported,
-        window_open=window_open,
-        expired_reason=expired_reason,
         verdicts=verdicts,
     )
+    link_final_state = None if settle_until else final_state
 
     if is_final(final_state) and final_state is not OutreachState.COMPLETED:
         recording_problem = f"recording only for completed calls (final state: {final_state})"
@@ -278,7 +357,7 @@ def plan_next_update(
         max_length=RECORDING_URL_MAX,
         reported_url=reported.recording_url,
         problem=recording_problem,
-        final_state=final_state,
+        final_state=link_final_state,
         window_open=window_open,
         expired_reason=expired_reason,
         verdicts=verdicts,
@@ -298,7 +377,7 @@ def plan_next_update(
         max_length=VOICEMAIL_URL_MAX,
         reported_url=reported.voicemail_url,
         problem=voicemail_problem,
-        final_state=final_state,
+        final_state=link_final_state,
         window_open=window_open,
         expired_reason=expired_reason,
         verdicts=verdicts,
@@ -323,7 +402,8 @@ def plan_next_update(
         verdicts=verdicts,
         final_state=final_state,
         ended_at=ended_at,
-        window_closes_at=window_closes_at,
+        settle_until=settle_until,
+        late=late,
     )
 
 
@@ -331,12 +411,14 @@ def _cut_at_final_state(
     state_changes: list[tuple[Happened, OutreachState]],
     reported: Reported,
     verdicts: dict[str, tuple[Verdict, str]],
-) -> tuple[list[tuple[Happened, OutreachState]], OutreachState | None, datetime | None]:
+) -> tuple[
+    list[tuple[Happened, OutreachState]], OutreachState | None, datetime | None, Happened | None
+]:
     """Find the happening that decides the final state and ignore state changes after it.
 
-    Returns the state changes up to and including that happening, the final state and when the
-    call ended. Once Outreach has a final state that one decides, even if a terminal happening
-    with an earlier time arrives late.
+    Returns the state changes up to and including that happening, the final state, when the
+    call ended and the deciding happening. Once Outreach has a final state that one decides,
+    even if a terminal happening with an earlier time arrives late.
     """
     if is_final(reported.state):
         deciding = next(
@@ -350,10 +432,32 @@ def _cut_at_final_state(
             final_happened, final_state = state_changes[deciding]
             ended_at = final_happened.at
     if deciding is None:
-        return state_changes, final_state, ended_at
+        return state_changes, final_state, ended_at, None
     for happened, _ in state_changes[deciding + 1 :]:
         verdicts[happened.key] = (Verdict.IGNORED, f"after final state {final_state}")
-    return state_changes[: deciding + 1], final_state, ended_at
+    return state_changes[: deciding + 1], final_state, ended_at, state_changes[deciding][0]
+
+
+def _late(
+    state_changes: list[tuple[Happened, OutreachState]],
+    reported: Reported,
+    final_state: OutreachState | None,
+) -> tuple[str, ...]:
+    """State happenings that came after Outreach accepted the final state and would have said
+    something else (an earlier ending, a different outcome)."""
+    accepted = reported.final_accepted_at
+    if accepted is None or not is_final(reported.state):
+        return ()
+    return tuple(
+        happened.key
+        for happened, state in state_changes
+        if happened.arrived_at is not None
+        and happened.arrived_at > accepted
+        and (
+            (is_final(state) and state is not final_state)
+            or (reported.state_changed_at is not None and happened.at < reported.state_changed_at)
+        )
+    )
 
 
 def _plan_state(
@@ -361,11 +465,11 @@ def _plan_state(
     direction: Direction,
     considered: list[tuple[Happened, OutreachState]],
     reported: Reported,
-    window_open: bool,
-    expired_reason: str,
     verdicts: dict[str, tuple[Verdict, str]],
 ) -> tuple[OutreachState, datetime] | None:
-    """Give each state change its verdict; return the state to send and its time, if any."""
+    """Give each state change its verdict; return the state to send and its time, if any.
+
+    No window here: a state, final ones included, is always worth sending."""
     if not considered:
         return None
     # The furthest state wins (skip forward); the first happening that reached it dates it.
@@ -373,13 +477,17 @@ def _plan_state(
     target_happened, target = considered[target_index]
     current = reported.state
     for index, (happened, state) in enumerate(considered):
-        reflected = state is current or (
+        if state is current:
+            verdicts[happened.key] = (Verdict.APPLIED, f"Outreach has {current}")
+        elif (
             rank(state) < rank(current)
             and reported.state_changed_at is not None
             and happened.at <= reported.state_changed_at
-        )
-        if reflected:
-            verdicts[happened.key] = (Verdict.APPLIED, f"reflected in reported state {current}")
+        ):
+            verdicts[happened.key] = (
+                Verdict.APPLIED,
+                f"happened before {current}, which Outreach already has",
+            )
         elif is_final(current):
             verdicts[happened.key] = (Verdict.IGNORED, f"call already final: {current}")
         elif rank(state) < rank(current):
@@ -392,19 +500,18 @@ def _plan_state(
                 Verdict.IGNORED,
                 f"would move the call backwards from {target}",
             )
-        elif not window_open:
-            verdicts[happened.key] = (Verdict.EXPIRED, expired_reason)
         elif state is target:
             verdicts[happened.key] = (Verdict.APPLIED, f"to be reported as {target}")
         else:
             verdicts[happened.key] = (Verdict.APPLIED, f"superseded by {target}")
 
-    if rank(target) <= rank(current) or is_final(current) or not window_open:
+    if rank(target) <= rank(current) or is_final(current):
         return None
     if direction is Direction.OUTBOUND and current is None:
         # Outreach treats an outbound call as failed unless "initiated" comes first, so it is
-        # sent alone, dated when the call started; the newest state follows in the next update.
-        return OutreachState.INITIATED, considered[0][0].at
+        # sent alone, dated by the dial; the newest state follows in the next update.
+        dialled = [h.at for h, state in considered if state is OutreachState.INITIATED]
+        return OutreachState.INITIATED, min(dialled or [considered[0][0].at])
     return target, target_happened.at
 
 

@@ -74,6 +74,11 @@ class OutreachRefused(AssertionError):
     """Outreach would return an error for this update (or must never receive it)."""
 
 
+class WindowClosed(OutreachRefused):
+    """The call ended more than an hour ago: Outreach returns an error, which a pipeline is
+    expected to meet now and then (it cannot know which instant Outreach counts from)."""
+
+
 @dataclass
 class StrictOutreach:
     direction: Direction
@@ -92,7 +97,7 @@ class StrictOutreach:
         if self.state in FINAL:
             assert self.state_changed_at is not None
             if now > self.state_changed_at + WINDOW:
-                raise OutreachRefused(f"call ended at {self.state_changed_at}, now is {now}")
+                raise WindowClosed(f"call ended at {self.state_changed_at}, now is {now}")
         if "state" in attributes:
             self._change_state(attributes["state"], attributes.get("stateChangedAt"))
         elif "stateChangedAt" in attributes:

@@ -16,6 +16,7 @@ from calls.rules import (
     Reported,
     Update,
     Verdict,
+    give_up_happening,
     is_final,
     plan_next_update,
     rank,
@@ -47,12 +48,14 @@ def plan(
     *happenings: Happened,
     reported: Reported | None = None,
     now: datetime | None = None,
+    settle: timedelta = timedelta(0),
 ) -> Plan:
     return plan_next_update(
         direction=direction,
         happenings=happenings,
         reported=reported or Reported(),
         now=now or max(h.at for h in happenings) + timedelta(seconds=1),
+        settle=settle,
     )
 
 
@@ -133,7 +136,7 @@ def test_it_counts_an_earlier_state_arriving_late_as_reflected() -> None:
     assert result.update is None
     assert result.verdicts[ringing.key] == (
         Verdict.APPLIED,
-        "reflected in reported state in progress",
+        "happened before in progress, which Outreach already has",
     )
 
 
@@ -146,7 +149,6 @@ def test_it_ignores_state_changes_after_the_final_state() -> None:
     assert result.verdicts[ended.key] == (Verdict.IGNORED, "after final state busy")
     assert result.final_state is S.BUSY
     assert result.ended_at == at(5)
-    assert result.window_closes_at == at(5) + LINK_WINDOW
 
 
 def test_it_decides_the_final_state_by_time_not_arrival() -> None:
@@ -176,7 +178,7 @@ def test_it_keeps_the_reported_final_state_when_an_earlier_ending_arrives_late()
 
     assert result.update is None
     assert result.final_state is S.BUSY
-    assert result.verdicts[rejected.key] == (Verdict.APPLIED, "reflected in reported state busy")
+    assert result.verdicts[rejected.key] == (Verdict.APPLIED, "Outreach has busy")
     assert result.verdicts[late_hang_up.key] == (Verdict.IGNORED, "call already final: busy")
 
 
@@ -188,7 +190,6 @@ def test_it_holds_a_recording_until_the_final_state_is_known() -> None:
     assert result.update == Update(state=S.IN_PROGRESS, state_changed_at=at(4))
     assert result.verdicts[recording.key] == (Verdict.HELD, "waiting for the final state")
     assert result.final_state is None
-    assert result.window_closes_at is None
 
 
 def test_it_releases_a_held_recording_with_the_final_state() -> None:
@@ -273,7 +274,7 @@ def test_it_ignores_voicemail_on_outbound_calls() -> None:
 def test_it_ignores_voicemail_on_an_answered_inbound_call() -> None:
     voicemail = happened(H.VOICEMAIL_LEFT, 40, link=VOICEMAIL)
 
-    result = plan(IN, happened(H.ENDED, 20), voicemail)
+    result = plan(IN, happened(H.ANSWERED, 5), happened(H.ENDED, 20), voicemail)
 
     assert result.update == Update(state=S.COMPLETED, state_changed_at=at(20))
     assert result.verdicts[voicemail.key][0] is Verdict.IGNORED
@@ -284,26 +285,51 @@ def test_it_ignores_voicemail_on_an_answered_inbound_call() -> None:
     [(timedelta(0), True), (timedelta(microseconds=1), False)],
     ids=["when-the-window-closes", "just-after"],
 )
-def test_it_sends_links_only_within_the_window(late_by: timedelta, sent: bool) -> None:
+def test_it_sends_links_until_an_hour_after_outreach_accepted_the_final_state(
+    late_by: timedelta, sent: bool
+) -> None:
     recording = happened(H.RECORDING_READY, 30, link=RECORDING)
+    accepted = at(90)  # the final state reached Outreach a minute after the call ended
 
     result = plan(
         IN,
         happened(H.ENDED, 20),
         recording,
-        reported=Reported(state=S.COMPLETED, state_changed_at=at(20)),
-        now=at(20) + LINK_WINDOW + late_by,
+        reported=Reported(state=S.COMPLETED, state_changed_at=at(20), final_accepted_at=accepted),
+        now=accepted + LINK_WINDOW + late_by,
     )
 
     assert (result.update is not None) is sent
     if not sent:
         assert result.verdicts[recording.key] == (
             Verdict.EXPIRED,
-            "past Outreach's 1-hour window, which closed at 2025-03-03 10:00:20+00:00",
+            "past Outreach's 1-hour window, which closed at 2025-03-03 10:01:30",
         )
 
 
-def test_it_expires_a_final_state_that_arrives_after_the_window() -> None:
+def test_it_stops_sending_links_once_outreach_refused_one_for_its_window() -> None:
+    recording = happened(H.RECORDING_READY, 30, link=RECORDING)
+
+    result = plan(
+        IN,
+        happened(H.ENDED, 20),
+        recording,
+        reported=Reported(
+            state=S.COMPLETED,
+            state_changed_at=at(20),
+            final_accepted_at=at(25),
+            links_closed=True,
+        ),
+    )
+
+    assert result.update is None
+    assert result.verdicts[recording.key] == (
+        Verdict.EXPIRED,
+        "Outreach refused a link for its 1-hour window",
+    )
+
+
+def test_it_sends_a_final_state_however_old_with_its_true_time() -> None:
     ended = happened(H.ENDED, 20)
     recording = happened(H.RECORDING_READY, 30, link=RECORDING)
 
@@ -312,12 +338,126 @@ def test_it_expires_a_final_state_that_arrives_after_the_window() -> None:
         ended,
         recording,
         reported=Reported(state=S.IN_PROGRESS, state_changed_at=at(4)),
-        now=at(20) + LINK_WINDOW + timedelta(seconds=1),
+        now=at(20) + timedelta(days=7),
     )
 
+    assert result.update == Update(
+        state=S.COMPLETED, state_changed_at=at(20), recording_url=RECORDING
+    )
+    assert result.verdicts[ended.key][0] is Verdict.APPLIED
+
+
+def test_it_waits_the_settle_time_before_sending_a_final_state() -> None:
+    answered = happened(H.ANSWERED, 4)
+    ended = Happened(key="ended", kind=H.ENDED, at=at(20), arrived_at=at(21))
+
+    waiting = plan(IN, answered, ended, now=at(22), settle=timedelta(seconds=5))
+    settled = plan(
+        IN,
+        answered,
+        ended,
+        reported=Reported(state=S.IN_PROGRESS, state_changed_at=at(4)),
+        now=at(26),
+        settle=timedelta(seconds=5),
+    )
+
+    assert waiting.update == Update(state=S.IN_PROGRESS, state_changed_at=at(4))
+    assert waiting.settle_until == at(26)
+    assert waiting.verdicts["ended"][0] is Verdict.HELD
+    assert settled.update == Update(state=S.COMPLETED, state_changed_at=at(20))
+    assert settled.settle_until is None
+
+
+def test_it_lets_an_earlier_ending_arriving_within_the_settle_time_decide() -> None:
+    # An inbound call rejected by the agent, then taken by voicemail; the provider's retry of
+    # "rejected" arrives 3 s after "ended".
+    happenings = [
+        Happened(key="ringing", kind=H.RINGING, at=at(1), arrived_at=at(1)),
+        Happened(key="voicemail", kind=H.ANSWERED_BY_VOICEMAIL, at=at(8), arrived_at=at(8)),
+        Happened(key="ended", kind=H.ENDED, at=at(30), arrived_at=at(30)),
+        Happened(key="rejected", kind=H.REJECTED, at=at(7), arrived_at=at(33)),
+    ]
+
+    result = plan_next_update(
+        direction=IN,
+        happenings=happenings,
+        reported=Reported(state=S.RINGING, state_changed_at=at(1)),
+        now=at(38),
+        settle=timedelta(seconds=5),
+    )
+
+    assert result.update == Update(state=S.BUSY, state_changed_at=at(7))
+
+
+@pytest.mark.parametrize(
+    ("happenings", "final"),
+    [
+        ((H.RINGING, H.ANSWERED_BY_VOICEMAIL, H.ENDED), S.NO_ANSWER),
+        ((H.RINGING, H.VOICEMAIL_LEFT, H.ENDED), S.NO_ANSWER),
+        ((H.RINGING, H.REJECTED, H.ANSWERED_BY_VOICEMAIL, H.ENDED), S.BUSY),
+        ((H.RINGING, H.ANSWERED_BY_VOICEMAIL, H.ENDED, H.REJECTED), S.BUSY),
+        ((H.RINGING, H.ANSWERED, H.ENDED), S.COMPLETED),
+    ],
+    ids=["voicemail-then-ended", "voicemail-left", "rejected", "rejected-after", "answered"],
+)
+def test_it_never_counts_an_inbound_voicemail_as_a_conversation(
+    happenings: tuple[Happening, ...], final: OutreachState
+) -> None:
+    result = plan(
+        IN,
+        *(
+            happened(kind, 10 * index, link=VOICEMAIL if kind is H.VOICEMAIL_LEFT else None)
+            for index, kind in enumerate(happenings, start=1)
+        ),
+    )
+
+    assert result.final_state is final
+
+
+def test_it_dates_initiated_by_the_dial_whatever_arrived_first() -> None:
+    result = plan(OUT, happened(H.ENDED, 40), happened(H.ANSWERED, 20), happened(H.DIALLING, 3))
+
+    assert result.update == Update(state=S.INITIATED, state_changed_at=at(3))
+
+
+def test_it_lists_a_different_ending_that_arrives_after_outreach_has_the_final_state() -> None:
+    late = Happened(key="rejected", kind=H.REJECTED, at=at(7), arrived_at=at(100))
+    again = Happened(key="ended-again", kind=H.ENDED, at=at(31), arrived_at=at(100))
+
+    result = plan(
+        IN,
+        happened(H.ANSWERED, 5),
+        happened(H.ENDED, 30),
+        late,
+        again,
+        reported=Reported(state=S.COMPLETED, state_changed_at=at(30), final_accepted_at=at(40)),
+    )
+
+    assert result.late == ("rejected",)
     assert result.update is None
-    assert result.verdicts[ended.key][0] is Verdict.EXPIRED
-    assert result.verdicts[recording.key][0] is Verdict.EXPIRED
+
+
+@pytest.mark.parametrize(
+    ("happenings", "closed_as"),
+    [
+        ((H.DIALLING, H.RINGING), S.FAILED),
+        ((H.DIALLING, H.RINGING, H.ANSWERED), S.COMPLETED),
+        ((H.DIALLING, H.ANSWERED_BY_VOICEMAIL), S.COMPLETED),
+    ],
+    ids=["nobody-answered", "answered", "machine-answered"],
+)
+def test_it_closes_a_call_whose_provider_never_said_how_it_ended(
+    happenings: tuple[Happening, ...], closed_as: OutreachState
+) -> None:
+    known = [happened(kind, 10 * index) for index, kind in enumerate(happenings)]
+
+    closing = give_up_happening(direction=OUT, happenings=known)
+
+    assert closing is not None
+    kind, closed_at = closing
+    result = plan(OUT, *known, happened(kind, 10 * len(known)), now=at(10_000))
+    assert result.final_state is closed_as
+    assert closed_at == known[-1].at
 
 
 @pytest.mark.parametrize(

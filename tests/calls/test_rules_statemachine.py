@@ -1,6 +1,8 @@
 """Whatever order a call's happenings arrive in, and however often, the pipeline built on
 calls.rules must leave Outreach where the seed's final-state table says, and never send an update
-Outreach would refuse (StrictOutreach raises on any)."""
+Outreach would refuse (StrictOutreach raises on any) - provided every happening arrives within
+the settle time of the ones that happened after it (each arrives up to SETTLE after it
+happened, so any order of arrival is possible)."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ LINK_KINDS = {H.RECORDING_READY: "recordingUrl", H.VOICEMAIL_LEFT: "voicemailUrl
 # Outreach refuses both: not a link a user can open, and longer than either column.
 BAD_LINKS = ("ftp://media.example.com/1.mp3", "https://media.example.com/" + "a" * 1100)
 Arrival = tuple[datetime, Happened]
+SETTLE = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -66,19 +69,20 @@ def shuffled_with_repeats(draw: st.DrawFn, happenings: tuple[Happened, ...]) -> 
     return order
 
 
-def prompt_arrivals(draw: st.DrawFn, happenings: list[Happened], now: datetime) -> list[Arrival]:
-    """Each happening arrives a little after it happened and after the one before it."""
-    arrivals = []
-    for happened in happenings:
-        now = max(now, happened.at) + timedelta(seconds=draw(st.integers(0, 30)))
-        arrivals.append((now, happened))
-    return arrivals
+def delayed_arrivals(draw: st.DrawFn, happenings: list[Happened]) -> list[Arrival]:
+    """Each delivery arrives up to SETTLE after it happened; they overtake each other freely."""
+    arrivals = [
+        (happened.at + timedelta(seconds=draw(st.integers(0, int(SETTLE.total_seconds())))), h)
+        for happened in happenings
+        for h in [happened]
+    ]
+    return sorted(arrivals, key=lambda arrival: arrival[0])  # stable: shuffled order breaks ties
 
 
 @st.composite
 def prompt_calls(draw: st.DrawFn) -> tuple[Call, list[Arrival]]:
     call = draw(calls())
-    return call, prompt_arrivals(draw, shuffled_with_repeats(draw, call.happenings), T0)
+    return call, delayed_arrivals(draw, shuffled_with_repeats(draw, call.happenings))
 
 
 @st.composite
@@ -86,7 +90,7 @@ def calls_with_late_links(draw: st.DrawFn) -> tuple[Call, list[Arrival]]:
     """The states arrive promptly; then time passes, maybe past the window, and links arrive."""
     call = draw(calls())
     states = tuple(h for h in call.happenings if h.kind not in LINK_KINDS)
-    arrivals = prompt_arrivals(draw, shuffled_with_repeats(draw, states), T0)
+    arrivals = delayed_arrivals(draw, shuffled_with_repeats(draw, states))
     delays = st.sampled_from([WINDOW, WINDOW + timedelta(microseconds=1)]) | st.timedeltas(
         min_value=timedelta(0), max_value=2 * WINDOW
     )
@@ -97,21 +101,25 @@ def calls_with_late_links(draw: st.DrawFn) -> tuple[Call, list[Arrival]]:
 
 
 def deliver(call: Call, arrivals: list[Arrival]) -> SimulatedPipeline:
-    pipeline = SimulatedPipeline(call.row.direction)
+    pipeline = SimulatedPipeline(call.row.direction, settle=SETTLE)
     for seq, (now, happened) in enumerate(arrivals):
         pipeline.arrive(replace(happened, seq=seq), now=now)  # seq: the inbox row's order
+    pipeline.finish()
     return pipeline
 
 
-def expected_link(call: Call, arrivals: list[Arrival], kind: Happening) -> str | None:
-    """The newest acceptable link of a kind that arrived within the window, if the row keeps it.
+def expected_link(
+    call: Call, arrivals: list[Arrival], kind: Happening, final_sent_at: datetime
+) -> str | None:
+    """The newest acceptable link of a kind that could be sent within the window (links wait
+    for the final state), if the row keeps it.
 
     Newest by time, and for links made at the same time the one that arrived last.
     """
     keeps = call.row.keeps_recording if kind is H.RECORDING_READY else call.row.keeps_voicemail
     first_arrival = {}
     for index, (now, happened) in enumerate(arrivals):
-        if now <= call.ended_at + WINDOW:
+        if max(now, final_sent_at) <= call.ended_at + WINDOW:
             first_arrival.setdefault(happened.key, index)
     candidates = [
         h
@@ -127,8 +135,9 @@ def check(call: Call, arrivals: list[Arrival], pipeline: SimulatedPipeline) -> N
     outreach, sent = pipeline.outreach, pipeline.sent
     assert outreach.state is call.row.final
     assert outreach.state_changed_at == call.ended_at
+    final_sent_at = next(now for now, update in sent if update.state is call.row.final)
     for kind, attribute in LINK_KINDS.items():
-        assert outreach.urls.get(attribute) == expected_link(call, arrivals, kind)
+        assert outreach.urls.get(attribute) == expected_link(call, arrivals, kind, final_sent_at)
 
     assert all(now <= call.ended_at + WINDOW for now, _ in sent), "sent after the window"
     if call.row.direction is Direction.OUTBOUND:
