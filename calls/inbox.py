@@ -65,8 +65,11 @@ def _accept(*, connection: ProviderConnection, events: Sequence[CallEvent]) -> A
             else:
                 accepted.duplicates += 1
         if accepted.call_ids:
-            Call.objects.filter(pk__in=accepted.call_ids).exclude(status=CallStatus.HELD).update(
-                due_at=clock.now(), status=CallStatus.ACTIVE
+            # Held calls too: a later event may bring what they wait for (the agent who
+            # answered, the Outreach call id); if not, the claim holds them again at once.
+            now = clock.now()
+            Call.objects.filter(pk__in=accepted.call_ids).update(
+                due_at=now, status=CallStatus.ACTIVE, last_event_at=now
             )
         doorbells = [(call_id, call_id in urgent) for call_id in sorted(accepted.call_ids)]
         transaction.on_commit(lambda: enqueue_calls(doorbells))
@@ -86,6 +89,7 @@ def _call_for(*, connection: ProviderConnection, event: CallEvent) -> Call:
             "extension": event.extension,
             "agent": event.agent.as_dict(),
             "first_event_at": event.occurred_at,
+            "last_event_at": clock.now(),
         },
     )
     if created:

@@ -24,7 +24,9 @@ from portal.tenancy.models import OrganizationOwned
 class CallStatus(models.TextChoices):
     ACTIVE = "active", "Active"  # work may be pending
     DONE = "done", "Up to date"  # Outreach has everything there is to send
-    HELD = "held", "Held"  # waiting on something a person must fix (see `problem`)
+    # Waiting (see `problem`): on a person when `due_at` is empty (an agent to map, a connection
+    # to renew), or on something that recovers by itself (Outreach's token endpoint) when set.
+    HELD = "held", "Held"
     FAILED = "failed", "Failed"  # Outreach refused permanently (see `problem`)
 
 
@@ -50,15 +52,26 @@ class Call(OrganizationOwned):
     reported_voicemail_url = models.CharField(max_length=1024, blank=True)
     final_state = models.CharField(max_length=20, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
+    # When Outreach accepted the final state: links are tried until an hour after it.
+    final_reported_at = models.DateTimeField(null=True, blank=True)
+    # Outreach refused a link for its 1-hour window: no more links are sent.
+    links_closed = models.BooleanField(default=False)
 
     status = models.CharField(max_length=10, choices=CallStatus.choices, default=CallStatus.ACTIVE)
     problem = models.CharField(max_length=500, blank=True)
+    # Something a person should look at although the call may be up to date (it was closed by
+    # Callbridge, an event came too late to count, delivery gave up); cleared by a replay.
+    attention = models.CharField(max_length=500, blank=True)
+    # Failed attempts to reach Outreach since the last success: the back-off grows with them.
+    failures = models.PositiveIntegerField(default=0)
     # An answer from Outreach was lost (a timeout, a worker killed mid-request): before anything
     # else, ask Outreach what it has, so nothing is created twice or re-sent after its final state.
     needs_reconcile = models.BooleanField(default=False)
     due_at = models.DateTimeField(null=True, blank=True, db_index=True)
     lease_until = models.DateTimeField(null=True, blank=True)
     first_event_at = models.DateTimeField(null=True, blank=True)
+    # When we last heard of the call: its give-up deadline counts from here.
+    last_event_at = models.DateTimeField(null=True, blank=True, db_index=True)
     created = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -78,6 +91,8 @@ class Call(OrganizationOwned):
             state_changed_at=self.reported_state_changed_at,
             recording_url=self.reported_recording_url or None,
             voicemail_url=self.reported_voicemail_url or None,
+            final_accepted_at=self.final_reported_at,
+            links_closed=self.links_closed,
         )
 
 
@@ -123,6 +138,9 @@ class AttemptOutcome(models.TextChoices):
     TRANSIENT = "transient", "Failed, will retry"
     PERMANENT = "permanent", "Refused"
     UNKNOWN = "unknown", "Outcome unknown"  # the worker died; reconciled with Outreach
+    # Never left the building (our shared hourly budget for the user was spent): does not
+    # count towards the back-off.
+    NOT_SENT = "not_sent", "Not sent"
 
 
 class DeliveryAttempt(OrganizationOwned):

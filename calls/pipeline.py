@@ -11,6 +11,11 @@ The lease makes "at most one request in flight per call" hold across any number 
 any number of machines. A worker killed between 1 and 3 leaves the lease to expire and the
 attempt in flight; whoever claims the call next first asks Outreach what it has (reconcile), so
 a lost answer neither loses an update nor sends a final state twice.
+
+Nothing retries for ever: failures back off exponentially (attempts that never left the
+building do not count), an unexpected exception is recorded like any failure, and an hour after
+the call's give-up deadline (`Organization.give_up_hours` after its last event) delivery stops
+and the call is listed for a person.
 """
 
 from __future__ import annotations
@@ -38,8 +43,18 @@ from calls.models import (
     InboxEvent,
     InboxStatus,
 )
-from calls.rules import Direction, Happened, Happening, OutreachState, Update, plan_next_update
+from calls.rules import (
+    LINK_WINDOW,
+    Direction,
+    Happened,
+    Happening,
+    OutreachState,
+    Update,
+    is_final,
+    plan_next_update,
+)
 from integrations.outreach.client import (
+    CallSearch,
     OutreachClient,
     create_call_document,
     update_call_document,
@@ -48,7 +63,9 @@ from integrations.outreach.errors import (
     Attempt,
     ConnectionUnusable,
     OutreachError,
+    OutreachRateLimited,
     OutreachResponse,
+    TokenEndpointFailing,
 )
 from integrations.outreach.models import OutreachConnection
 from integrations.outreach.selectors import connection_for_call
@@ -87,8 +104,11 @@ def call_advance(*, call_id: int) -> None:
     # One client per connection for the whole run: its HTTP connection to Outreach is kept alive
     # from one request to the next instead of a new TCP (and TLS) handshake for each.
     clients: dict[int, OutreachClient] = {}
+    request: Request | None = None
+    sent = False
     try:
         for _ in range(MAX_STEPS_PER_RUN):
+            request, sent = None, False
             request = _claim(call_id)
             if request is None:
                 return
@@ -100,10 +120,20 @@ def call_advance(*, call_id: int) -> None:
             except OutreachError as error:
                 _record_failure(call_id, request, error)
                 return
+            sent = True
             _record_success(call_id, request, result)
+    except Exception as error:
+        # A bug or an input nobody foresaw must not wedge the call: record it on the call's
+        # timeline and back off like any failure, up to the give-up deadline.
+        logger.exception("call.unexpected_error call=%s", call_id)
+        _record_failure(call_id, request, _unexpected(error), after_send=sent)
     finally:
         for client in clients.values():
             client.close()
+
+
+def _unexpected(error: Exception) -> OutreachError:
+    return OutreachError(f"Unexpected error: {type(error).__name__}: {error}", permanent=False)
 
 
 def vendor_call_id(call: Call) -> str:
@@ -143,15 +173,20 @@ def _claim(call_id: int) -> Request | None:
             happenings=[_happened(event) for event in events],
             reported=call.reported(),
             now=now,
+            settle=timedelta(seconds=call.organization.settle_seconds),
         )
         _apply_verdicts(call, events, plan.verdicts)
         call.final_state = str(plan.final_state or "")
         call.ended_at = plan.ended_at
+        if plan.late:
+            _note_late(call, [event for event in events if str(event.pk) in plan.late])
         needs_create = call.direction == Direction.INBOUND and not call.outreach_call_id
         if plan.update is None and not call.needs_reconcile and not needs_create:
+            if plan.settle_until is not None:
+                return _wait(call, plan.settle_until)
             return _done(call)  # Outreach is up to date: no need to know whose token it takes
 
-        problem = _ownership_problem(call)
+        problem = _ownership_problem(call, events)
         if problem:
             return _hold(call, problem)
         try:
@@ -185,7 +220,19 @@ def _happened(event: InboxEvent) -> Happened:
         at=event.occurred_at,
         seq=event.pk,
         link=event.link or None,
+        arrived_at=event.received_at,
     )
+
+
+def _note_late(call: Call, late: list[InboxEvent]) -> None:
+    described = ", ".join(f"{event.happening} (#{event.pk})" for event in late)
+    attention = (
+        f"{described} arrived after Outreach had the final state {call.reported_state}; "
+        "Outreach cannot change a final state, so it was not sent."
+    )[:500]
+    if call.attention != attention:
+        call.attention = attention
+        logger.warning("call.late_event call=%s events=%s", call.pk, described)
 
 
 def _apply_verdicts(call: Call, events: list[InboxEvent], verdicts: dict) -> None:
@@ -210,11 +257,20 @@ def _apply_verdicts(call: Call, events: list[InboxEvent], verdicts: dict) -> Non
     AuditEntry.objects.bulk_create(entries)
 
 
-def _ownership_problem(call: Call) -> str:
-    """Find the Outreach user behind the provider's agent; a call nobody owns is held, visibly."""
+def _ownership_problem(call: Call, events: list[InboxEvent]) -> str:
+    """Find the Outreach user behind the provider's agent; a call nobody owns is held, visibly.
+
+    The call belongs to the first agent who answered it (a transferred or conferenced call
+    keeps them; later agents show on its events), else to the first agent any event named."""
     if call.outreach_user_id:
         return ""
-    identities = [(kind, value) for kind, value in (call.agent or {}).items() if value]
+    answered = [
+        event.normalised.get("agent")
+        for event in sorted(events, key=lambda event: (event.occurred_at, event.pk))
+        if event.happening == Happening.ANSWERED and event.normalised.get("agent")
+    ]
+    agent = answered[0] if answered else call.agent
+    identities = [(kind, value) for kind, value in (agent or {}).items() if value]
     for kind, value in identities:
         mapping = (
             AgentMapping.objects.for_organization(call.organization)
@@ -230,15 +286,17 @@ def _ownership_problem(call: Call) -> str:
     return f"Agent ({described}) is not mapped to an Outreach user: add an agent mapping."
 
 
-def _hold(call: Call, problem: str) -> None:
+def _hold(call: Call, problem: str, *, retry_at: Any = None) -> None:
+    """Wait for a person (no `retry_at`), or for something that recovers by itself."""
     if (call.status, call.problem) != (CallStatus.HELD, problem[:500]):
+        logger.warning("call.held call=%s problem=%s", call.pk, problem)
         audit_record(
             action="call.held",
             organization=call.organization,
             target=call,
             data={"problem": problem},
         )
-    call.status, call.problem, call.due_at = CallStatus.HELD, problem[:500], None
+    call.status, call.problem, call.due_at = CallStatus.HELD, problem[:500], retry_at
     call.save()
     return None
 
@@ -247,6 +305,21 @@ def _done(call: Call) -> None:
     call.status, call.problem, call.due_at = CallStatus.DONE, "", None
     call.save()
     return None
+
+
+def _wait(call: Call, until: Any) -> None:
+    """The final state is settling: look again when it has."""
+    call.status, call.problem, call.due_at = CallStatus.ACTIVE, "", until
+    call.save()
+    countdown = max(0.0, (until - clock.now()).total_seconds())
+    transaction.on_commit(lambda: _enqueue(call.pk, countdown))
+    return None
+
+
+def _enqueue(call_id: int, countdown: float) -> None:
+    from calls.tasks import enqueue_call
+
+    enqueue_call(call_id, countdown=countdown)
 
 
 def _start(
@@ -343,7 +416,7 @@ def _record_success(call_id: int, request: Request, result: Any) -> None:
         now = clock.now()
         if request.purpose == "update":
             _write_attempts(call, request, result.attempts, AttemptOutcome.SUCCEEDED)
-            _reported_from_update(call, request.update)
+            _reported_from_update(call, request.update, now)
         elif request.purpose == "create":
             created, prospect_id, lookup = result
             _write_attempts(
@@ -354,9 +427,23 @@ def _record_success(call_id: int, request: Request, result: Any) -> None:
                 before=lookup.attempts if lookup else [],
             )
             call.outreach_call_id, call.prospect_id = created.call_id, prospect_id or ""
+        elif isinstance(result, CallSearch):  # a lost create, looked for by its vendorCallId
+            _write_attempts(call, request, result.response.attempts, AttemptOutcome.SUCCEEDED)
+            call.lease_until, call.failures = None, 0
+            if result.call_id is None and result.others:
+                _hold(
+                    call,
+                    f"Outreach's answer to our create was lost, and looking for the call by "
+                    f"vendorCallId {vendor_call_id(call)} returned {result.others} other "
+                    "call(s) but not ours, so we cannot tell whether it was created. Check "
+                    "Outreach for that call before replaying.",
+                )
+                return
+            call.outreach_call_id = result.call_id or ""  # none: never created, create it now
+            call.needs_reconcile = False
         else:
-            _write_attempts(call, request, _attempts_of(result), AttemptOutcome.SUCCEEDED)
-            _reported_from_outreach(call, result)
+            _write_attempts(call, request, result.attempts, AttemptOutcome.SUCCEEDED)
+            _reported_from_outreach(call, result, now)
             call.needs_reconcile = False
         audit_record(
             action=f"delivery.{request.purpose}",
@@ -364,13 +451,14 @@ def _record_success(call_id: int, request: Request, result: Any) -> None:
             target=call,
             data={"attempt": request.attempt_id},
         )
-        call.lease_until, call.due_at, call.problem = None, now, ""
+        call.lease_until, call.due_at, call.problem, call.failures = None, now, "", 0
         call.save()
 
 
-def _record_failure(call_id: int, request: Request, error: OutreachError) -> None:
-    from calls.tasks import enqueue_call
-
+def _record_failure(
+    call_id: int, request: Request | None, error: OutreachError, *, after_send: bool = False
+) -> None:
+    """`after_send`: the request was answered, but recording the answer failed."""
     with transaction.atomic():
         call = (
             Call.objects.select_for_update(of=("self",))
@@ -379,49 +467,121 @@ def _record_failure(call_id: int, request: Request, error: OutreachError) -> Non
         )
         now = clock.now()
         answered = error.attempt is not None and error.attempt.status is not None
-        if error.permanent:
+        lost = after_send or (error.attempts and not answered)
+        if isinstance(error, OutreachRateLimited) and not error.attempts:
+            outcome = AttemptOutcome.NOT_SENT  # our shared budget said wait: nothing was sent
+        elif error.permanent:
             outcome = AttemptOutcome.PERMANENT
-        elif not answered and error.attempts and request.purpose != "reconcile":
+        elif lost and request is not None and request.purpose != "reconcile":
             # Sent, but no answer came back: Outreach may have applied it. Ask before resending.
             outcome = AttemptOutcome.UNKNOWN
             call.needs_reconcile = True
         else:
             outcome = AttemptOutcome.TRANSIENT
-        _write_attempts(call, request, error.attempts, outcome, error=error)
+        if request is not None:
+            _write_attempts(call, request, error.attempts, outcome, error=error)
+        else:  # it failed before a request was chosen: the timeline still shows why
+            audit_record(
+                action="call.error",
+                organization=call.organization,
+                target=call,
+                data={"error": str(error)[:500]},
+            )
         call.lease_until = None
         if isinstance(error, ConnectionUnusable):
             _hold(call, str(error))
             return
+        if error.permanent and request is not None and _window_refusal(call, request):
+            # Outreach counts its hour from an instant we cannot know: this refusal closes the
+            # window for links, which the rules then mark expired.
+            call.links_closed, call.due_at = True, now
+            call.save()
+            transaction.on_commit(lambda: _enqueue(call_id, 0))
+            return
         if error.permanent:
             call.status, call.due_at = CallStatus.FAILED, None
-            call.problem = f"Outreach refused {request.purpose}: {error.detail or error}"[:500]
+            call.problem = f"Outreach refused {_purpose(request)}: {error.detail or error}"[:500]
+            logger.warning(
+                "call.refused call=%s purpose=%s error_id=%s detail=%s",
+                call_id,
+                _purpose(request),
+                error.error_id,
+                error.detail,
+            )
             audit_record(
                 action="delivery.refused",
                 organization=call.organization,
                 target=call,
                 data={
-                    "attempt": request.attempt_id,
+                    "attempt": request.attempt_id if request else None,
                     "error_id": error.error_id,
                     "detail": error.detail,
                 },
             )
             call.save()
             return
-        delay = _backoff(call)
+        if outcome != AttemptOutcome.NOT_SENT:
+            call.failures += 1
+        delay = _backoff(call.failures)
         if error.retry_after:
             delay = max(delay, error.retry_after)
         if outcome == AttemptOutcome.UNKNOWN:
             delay = max(delay, RECONCILE_DELAY_SECONDS)
-        call.due_at = now + timedelta(seconds=delay)
-        call.problem = f"Retrying in {delay:.0f} s: {error}"[:500]
-        call.save()
-        transaction.on_commit(lambda: enqueue_call(call_id, countdown=delay))
+        retry_at = now + timedelta(seconds=delay)
+        deadline = retry_deadline(call)
+        if retry_at > deadline:
+            call.status, call.due_at = CallStatus.FAILED, None
+            call.problem = f"Gave up retrying at {deadline:%Y-%m-%d %H:%M} UTC: {error}"[:500]
+            call.attention = call.problem
+            logger.warning("call.gave_up call=%s error=%s", call_id, error)
+            audit_record(
+                action="call.gave_up",
+                organization=call.organization,
+                target=call,
+                data={"error": str(error)[:500], "failures": call.failures},
+            )
+            call.save()
+            return
+        if isinstance(error, TokenEndpointFailing):
+            _hold(
+                call,
+                f"Waiting for Outreach's token endpoint, retrying at {retry_at:%H:%M:%S}: {error}",
+                retry_at=retry_at,
+            )
+        else:
+            call.due_at = retry_at
+            call.problem = f"Retrying in {delay:.0f} s: {error}"[:500]
+            call.save()
+        transaction.on_commit(lambda: _enqueue(call_id, delay))
 
 
-def _backoff(call: Call) -> float:
+def retry_deadline(call: Call) -> Any:
+    """An hour after the call's give-up deadline, delivery stops retrying."""
+    last = call.last_event_at or call.created
+    return last + timedelta(hours=call.organization.give_up_hours) + LINK_WINDOW
+
+
+def _window_refusal(call: Call, request: Request) -> bool:
+    """A refused update carrying only links, on a call whose final state Outreach has, at a
+    time when Outreach's stricter reading of its 1-hour window (from the call's end) applies."""
+    update = request.update
+    return (
+        request.purpose == "update"
+        and update is not None
+        and update.state is None
+        and is_final(call.reported().state)
+        and call.reported_state_changed_at is not None
+        and clock.now() > call.reported_state_changed_at + LINK_WINDOW
+    )
+
+
+def _purpose(request: Request | None) -> str:
+    return request.purpose if request is not None else "the call"
+
+
+def _backoff(failures: int) -> float:
     """Exponential in the failures since the last success, with jitter so that many calls failing
     together do not retry together."""
-    failures = _since_last_success(call).filter(outcome=AttemptOutcome.TRANSIENT).count()
     base = min(MAX_BACKOFF_SECONDS, 2.0 ** max(0, failures - 1))
     return base * random.uniform(0.5, 1.5)  # noqa: S311 - jitter, not security
 
@@ -429,11 +589,6 @@ def _backoff(call: Call) -> float:
 def _since_last_success(call: Call) -> QuerySet[DeliveryAttempt]:
     last_success = call.attempts.filter(outcome=AttemptOutcome.SUCCEEDED).order_by("-id").first()
     return call.attempts.filter(id__gt=last_success.pk if last_success else 0)
-
-
-def _attempts_of(result: Any) -> list[Attempt]:
-    response = result[1] if isinstance(result, tuple) else result
-    return response.attempts if isinstance(response, OutreachResponse) else []
 
 
 def _write_attempts(
@@ -487,28 +642,27 @@ def _json(value: Any) -> str:
     return json.dumps(value, default=str)[:20000]
 
 
-def _reported_from_update(call: Call, update: Update | None) -> None:
+def _reported_from_update(call: Call, update: Update | None, now: Any) -> None:
     if update is None:
         return
     if update.state is not None:
         call.reported_state = str(update.state)
         call.reported_state_changed_at = update.state_changed_at
+        if is_final(update.state):
+            call.final_reported_at = now
     if update.recording_url:
         call.reported_recording_url = update.recording_url
     if update.voicemail_url:
         call.reported_voicemail_url = update.voicemail_url
 
 
-def _reported_from_outreach(call: Call, result: Any) -> None:
+def _reported_from_outreach(call: Call, result: OutreachResponse, now: Any) -> None:
     """After an answer was lost, believe Outreach: take what it has as what was reported."""
-    if isinstance(result, tuple):  # a lost create: (call id or None, response)
-        found_id, _ = result
-        if found_id:
-            call.outreach_call_id = found_id
-        return
     attributes = (result.data or {}).get("attributes") or {}
     state = attributes.get("state") or ""
     call.reported_state = state if state in set(OutreachState) else ""
+    if is_final(OutreachState(call.reported_state) if call.reported_state else None):
+        call.final_reported_at = call.final_reported_at or now
     changed = attributes.get("stateChangedAt")
     call.reported_state_changed_at = parse_datetime(changed) if changed else None
     call.reported_recording_url = attributes.get("recordingUrl") or ""

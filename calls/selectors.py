@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 
-from calls.models import Call
+from calls.models import Call, CallStatus, InboxEvent
 from integrations.models import ProviderConnection
 from integrations.outreach.models import OutreachConnection
 from portal.audit.models import AuditEntry
@@ -43,13 +43,23 @@ def _milliseconds(moment: datetime) -> str:
     return moment.strftime("%H:%M:%S.%f")[:-3]
 
 
+def _event_title(event: InboxEvent) -> str:
+    title = f"{event.happening} (happened {_milliseconds(event.occurred_at)})"
+    agent = event.normalised.get("agent") or {}
+    if agent:  # who had the call at this point: a transfer shows as another agent
+        title += " · agent " + ", ".join(f"{kind} {value}" for kind, value in agent.items())
+    if event.normalised.get("provider") == "callbridge":
+        title += " · closed by Callbridge"
+    return title
+
+
 def call_timeline(*, call: Call) -> list[TimelineEntry]:
     """What the provider told us, what the rules made of it, and what we told Outreach."""
     entries = [
         TimelineEntry(
             at=event.received_at,
             kind="event",
-            title=f"{event.happening} (happened {_milliseconds(event.occurred_at)})",
+            title=_event_title(event),
             detail=event.reason,
             status=event.status
             + (f", repeated {event.duplicates} times" if event.duplicates else ""),
@@ -90,14 +100,35 @@ def call_timeline(*, call: Call) -> list[TimelineEntry]:
     return sorted(entries, key=lambda entry: entry.at)
 
 
-def dashboard_figures(*, organization: Organization, membership: Membership | None) -> dict:
-    """What an organisation's dashboard shows: how its calls are doing, and what needs a person."""
+# Failed attempts in a row after which a call that is still retrying is shown to a person.
+RETRIES_WORTH_A_LOOK = 3
+
+
+def calls_needing_attention(calls: QuerySet[Call]) -> QuerySet[Call]:
+    """Held, failed, closed by Callbridge, an event that came too late, or still retrying after
+    several failures: each with its problem or last error."""
+    return calls.filter(
+        Q(status__in=[CallStatus.HELD, CallStatus.FAILED])
+        | ~Q(attention="")
+        | Q(failures__gte=RETRIES_WORTH_A_LOOK)
+    )
+
+
+def dashboard_figures(
+    *, organization: Organization, membership: Membership | None, user: Any
+) -> dict:
+    """What an organisation's dashboard shows: how its calls are doing, and what needs a person.
+    Platform staff also see every Outreach connection whose token endpoint is failing."""
     calls = calls_visible(organization=organization, membership=membership)
     by_status = dict(calls.values_list("status").annotate(n=Count("id")).order_by())
+    troubled = OutreachConnection.objects.exclude(token_error="").select_related("organization")
+    if not user.is_staff:
+        troubled = troubled.filter(organization=organization)
     return {
         "calls_total": sum(by_status.values()),
         "calls_by_status": by_status,
-        "needs_attention": calls.filter(status__in=["held", "failed"]).order_by("-created")[:10],
+        "needs_attention": calls_needing_attention(calls).order_by("-created")[:10],
+        "token_trouble": troubled.order_by("token_error_since")[:20],
         "providers": ProviderConnection.objects.for_organization(organization).count(),
         "outreach_connections": OutreachConnection.objects.for_organization(organization),
     }

@@ -16,6 +16,7 @@ from django.db.models import Q
 
 from calls.models import Call, CallStatus
 from calls.pipeline import call_advance
+from calls.services import calls_close_unfinished
 from portal import clock
 
 logger = logging.getLogger(__name__)
@@ -65,8 +66,12 @@ def advance_call(call_id: int) -> None:
 @shared_task(ignore_result=True)
 def sweep_due_calls() -> int:
     now = clock.now()
+    # Held calls with a due time wait on something that recovers by itself (the token
+    # endpoint); those without wait on a person.
     due = (
-        Call.objects.filter(status=CallStatus.ACTIVE, due_at__lte=now - SWEEP_GRACE)
+        Call.objects.filter(
+            status__in=[CallStatus.ACTIVE, CallStatus.HELD], due_at__lte=now - SWEEP_GRACE
+        )
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
         .order_by("due_at")
         .values_list("pk", "direction", "reported_state")[:SWEEP_BATCH]
@@ -78,3 +83,8 @@ def sweep_due_calls() -> int:
     if count:
         logger.info("sweeper re-enqueued %s due call(s)", count)
     return count
+
+
+@shared_task(ignore_result=True)
+def close_unfinished_calls() -> int:
+    return calls_close_unfinished()

@@ -9,11 +9,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from calls import services
 from calls.forms import AgentMappingForm
 from calls.models import AgentMapping, Call, CallStatus
-from calls.selectors import call_timeline, calls_visible
+from calls.selectors import call_timeline, calls_needing_attention, calls_visible
 from portal.tenancy.access import organization_view
 from portal.tenancy.models import Access
 
 PAGE_SIZE = 100
+ATTENTION = "attention"  # the list filter for calls a person should look at
 
 
 def _visible(request: HttpRequest) -> QuerySet[Call]:
@@ -24,7 +25,9 @@ def _visible(request: HttpRequest) -> QuerySet[Call]:
 def call_list(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     calls = _visible(request)
-    if status in CallStatus.values:
+    if status == ATTENTION:
+        calls = calls_needing_attention(calls)
+    elif status in CallStatus.values:
         calls = calls.filter(status=status)
     return render(
         request,
@@ -32,7 +35,7 @@ def call_list(request: HttpRequest) -> HttpResponse:
         {
             "calls": calls.select_related("connection")[:PAGE_SIZE],
             "status": status,
-            "statuses": CallStatus.choices,
+            "statuses": [*CallStatus.choices, (ATTENTION, "Needs attention")],
         },
     )
 

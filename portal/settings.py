@@ -162,6 +162,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # The database, not the broker, guarantees delivery: this re-sends whatever is due and was
     # not picked up (a task lost with a killed worker, or never sent while the broker was away).
     "sweep-due-calls": {"task": "calls.tasks.sweep_due_calls", "schedule": 5.0},
+    # Calls whose provider went quiet past the organisation's give-up deadline are closed.
+    "close-unfinished-calls": {"task": "calls.tasks.close_unfinished_calls", "schedule": 60.0},
     # Outreach refresh tokens die after 14 days unused; keep idle connections alive.
     "outreach-refresh-idle-connections": {
         "task": "integrations.outreach.tasks.refresh_idle_connections",

@@ -47,6 +47,17 @@ class CallCreated:
     response: OutreachResponse
 
 
+@dataclass(frozen=True)
+class CallSearch:
+    """What `GET /calls?filter[vendorCallId]=` found: the call whose vendorCallId is exactly
+    ours, or None; `others` counts calls answered that are not ours (Outreach's reference does
+    not list this filter: if it ignores it, we get other calls and must not adopt one)."""
+
+    call_id: str | None
+    others: int
+    response: OutreachResponse
+
+
 class OutreachClient:
     """Acts with one connection (or, while connecting, with a bare access token)."""
 
@@ -147,13 +158,23 @@ class OutreachClient:
     def get_call(self, call_id: str) -> OutreachResponse:
         return self._request("GET", f"/calls/{call_id}")
 
-    def find_call_by_vendor_call_id(
-        self, vendor_call_id: str
-    ) -> tuple[str | None, OutreachResponse]:
-        """The call created with this vendorCallId, or None: how a create whose answer was lost
-        is found again instead of being made twice."""
+    def find_call_by_vendor_call_id(self, vendor_call_id: str) -> CallSearch:
+        """The call created with this vendorCallId: how a create whose answer was lost is found
+        again instead of being made twice. Only an exact match counts."""
         response = self._request("GET", "/calls", params={"filter[vendorCallId]": vendor_call_id})
-        return _first_id(response.data), response
+        found = response.data if isinstance(response.data, list) else []
+        matches = [
+            str(call["id"])
+            for call in found
+            if isinstance(call, dict)
+            and call.get("id") is not None
+            and ((call.get("attributes") or {}).get("vendorCallId")) == vendor_call_id
+        ]
+        return CallSearch(
+            call_id=matches[0] if matches else None,
+            others=len(found) - len(matches),
+            response=response,
+        )
 
     def update_call(self, call_id: str, *, attributes: dict[str, Any]) -> OutreachResponse:
         """`PATCH /calls/{id}` with `state`, `stateChangedAt`, `recordingUrl`, `voicemailUrl`

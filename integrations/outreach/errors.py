@@ -83,6 +83,16 @@ class TokenRefused(OutreachError):
         super().__init__(message, permanent=True, **kwargs)
 
 
+class TokenEndpointFailing(OutreachError):
+    """Outreach's token endpoint answered something other than a refused grant: no answer, a
+    5xx, `invalid_client` (our client secret was rotated), a proxy's HTML page, a 200 without
+    tokens. None of these is the connection's fault and any may be fixed without it, so the
+    work waits and retries; only `invalid_grant` means "connect again" (TokenRefused)."""
+
+    def __init__(self, message: str, **kwargs: Any) -> None:
+        super().__init__(message, permanent=False, **kwargs)
+
+
 @dataclass(frozen=True)
 class OutreachResponse:
     """A successful answer: the JSON:API document and every attempt it took (a 401 is retried

@@ -80,6 +80,11 @@ class OutreachConnection(OrganizationOwned):
     )
     connected_at = models.DateTimeField(default=timezone.now)
     refreshed_at = models.DateTimeField(null=True, blank=True)
+    # Outreach's token endpoint failing in a way a retry may fix (a 5xx, `invalid_client` after
+    # our client secret was rotated, a malformed answer): shown to platform staff until a
+    # refresh succeeds again. Never a secret.
+    token_error = models.CharField(max_length=300, blank=True)
+    token_error_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

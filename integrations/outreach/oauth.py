@@ -15,7 +15,11 @@ import httpx
 from django.conf import settings
 from django.utils import timezone
 
-from integrations.outreach.errors import OutreachError, OutreachRateLimited, TokenRefused
+from integrations.outreach.errors import (
+    OutreachRateLimited,
+    TokenEndpointFailing,
+    TokenRefused,
+)
 from integrations.outreach.transport import error_of, new_http_client, retry_after, send
 from portal.encryption import MASK, Secret
 
@@ -78,9 +82,7 @@ def _token_request(form: dict[str, str]) -> TokenGrant:
         )
     attempts = [attempt]
     if response is None:
-        raise OutreachError(
-            "Outreach's token endpoint did not answer.", permanent=False, attempts=attempts
-        )
+        raise TokenEndpointFailing("Outreach's token endpoint did not answer.", attempts=attempts)
     status = response.status_code
     error_id, detail = error_of(body)
     if status == 429:
@@ -92,9 +94,8 @@ def _token_request(form: dict[str, str]) -> TokenGrant:
             attempts=attempts,
         )
     if status >= 500 or status == 408:
-        raise OutreachError(
+        raise TokenEndpointFailing(
             f"Outreach's token endpoint failed ({status}).",
-            permanent=False,
             status=status,
             error_id=error_id,
             detail=detail,
@@ -109,9 +110,8 @@ def _token_request(form: dict[str, str]) -> TokenGrant:
             attempts=attempts,
         )
     if status != 200:
-        raise OutreachError(
+        raise TokenEndpointFailing(
             f"Outreach's token endpoint refused the request ({status} {error_id or ''}).".strip(),
-            permanent=True,
             status=status,
             error_id=error_id,
             detail=detail,
@@ -130,9 +130,8 @@ def _grant_from(body: Any, attempts: list) -> TokenGrant:
         except (TypeError, ValueError):
             missing = ["expires_in"]
     if missing:
-        raise OutreachError(
+        raise TokenEndpointFailing(
             f"Outreach's token response lacks {', '.join(missing)}.",
-            permanent=True,
             status=200,
             error_id="invalidTokenResponse",
             attempts=attempts,

@@ -18,7 +18,12 @@ from django.db import IntegrityError, OperationalError, transaction
 from django.db import connection as database
 from django.utils import timezone
 
-from integrations.outreach.errors import ConnectionUnusable, OutreachError, TokenRefused
+from integrations.outreach.errors import (
+    ConnectionUnusable,
+    OutreachError,
+    TokenEndpointFailing,
+    TokenRefused,
+)
 from integrations.outreach.models import (
     ConnectionKind,
     ConnectionStatus,
@@ -223,6 +228,7 @@ def connection_refresh(
     `needs_reauth`), OutreachError for anything transient.
     """
     refused: TokenRefused | None = None
+    failing: TokenEndpointFailing | None = None
     try:
         # Durable: the new refresh token must be committed now, never inside a caller's
         # transaction that might roll back and lose it (Outreach already voided the old one).
@@ -238,6 +244,9 @@ def connection_refresh(
             ):
                 try:
                     grant = refresh_grant(refresh_token=locked.refresh_token)
+                except TokenEndpointFailing as error:
+                    failing = error
+                    _note_token_trouble(locked, str(error))
                 except TokenRefused as error:
                     refused = error
                     _set_status(locked, ConnectionStatus.NEEDS_REAUTH, error.detail or str(error))
@@ -255,6 +264,7 @@ def connection_refresh(
                     if grant.scopes:
                         locked.scopes = grant.scopes
                     locked.refreshed_at = timezone.now()
+                    locked.token_error, locked.token_error_since = "", None
                     locked.save(
                         update_fields=[
                             "access_token",
@@ -262,6 +272,8 @@ def connection_refresh(
                             "expires_at",
                             "scopes",
                             "refreshed_at",
+                            "token_error",
+                            "token_error_since",
                         ]
                     )
                     logger.info("outreach.refreshed connection=%s", locked.pk)
@@ -270,10 +282,22 @@ def connection_refresh(
             "Another worker's token refresh did not finish in time.", permanent=False
         ) from error
     connection.refresh_from_db()
+    if failing is not None:
+        raise failing
     if refused is not None:
         raise _unusable(connection, attempts=refused.attempts) from refused
     if not connection_is_usable(connection=connection):
         raise _unusable(connection)
+
+
+def _note_token_trouble(row: OutreachConnection, error: str) -> None:
+    """Keep the token endpoint's trouble where platform staff see it; the work waits and
+    retries (TokenEndpointFailing is transient), so nothing else changes."""
+    logger.warning("outreach.token_endpoint_failing connection=%s error=%s", row.pk, error)
+    if not row.token_error:
+        row.token_error_since = timezone.now()
+    row.token_error = error[:300]
+    row.save(update_fields=["token_error", "token_error_since"])
 
 
 def _set_status(row: OutreachConnection, status: ConnectionStatus, reason: str) -> None:

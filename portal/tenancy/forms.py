@@ -22,6 +22,27 @@ class OrganizationForm(forms.Form):
         return region
 
 
+class OrganizationSettingsForm(OrganizationForm):
+    settle_seconds = forms.IntegerField(
+        min_value=0,
+        max_value=120,
+        initial=5,
+        label="Settle time (seconds)",
+        help_text="How long a call's final state waits for events that happened earlier but "
+        "arrive later (a provider's retry). 5 s catches a typical retry; longer delays every "
+        "call's outcome in Outreach by as much.",
+    )
+    give_up_hours = forms.IntegerField(
+        min_value=1,
+        max_value=72,
+        initial=4,
+        label="Give up after (hours)",
+        help_text="A call whose provider never says how it ended is closed this long after its "
+        "last event (completed if anyone answered, otherwise failed), and delivery stops "
+        "retrying an hour later.",
+    )
+
+
 class InvitationForm(forms.Form):
     email = forms.EmailField()
     role = forms.ChoiceField(choices=Role.choices, initial=Role.MEMBER)

@@ -45,6 +45,18 @@ class Organization(models.Model):
     default_region = models.CharField(
         max_length=2, default="US", help_text="ISO 3166 country code, e.g. US, GB, DE."
     )
+    # How long a final state waits after the event that decided it arrived, for events that
+    # happened earlier but are still on their way (a provider's retry, another leg's callback).
+    settle_seconds = models.PositiveSmallIntegerField(
+        default=5,
+        help_text="Seconds a call's final state waits for earlier events still on their way.",
+    )
+    # A call the provider never finishes is closed by Callbridge this long after its last event,
+    # and delivery to Outreach stops retrying an hour after that.
+    give_up_hours = models.PositiveSmallIntegerField(
+        default=4,
+        help_text="Hours after a call's last event before Callbridge closes it and stops retrying.",
+    )
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:

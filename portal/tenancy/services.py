@@ -58,15 +58,17 @@ def organization_create(
 
 
 def organization_update(
-    *, organization: Organization, actor: AbstractUser, name: str, default_region: str
+    *, organization: Organization, actor: AbstractUser, **values: object
 ) -> Organization:
+    """Change the organisation's settings (`OrganizationForm`'s fields), audited field by field."""
     changes = {
         field: [getattr(organization, field), value]
-        for field, value in (("name", name), ("default_region", default_region))
+        for field, value in values.items()
         if getattr(organization, field) != value
     }
-    organization.name, organization.default_region = name, default_region
-    organization.save(update_fields=["name", "default_region"])
+    for field, value in values.items():
+        setattr(organization, field, value)
+    organization.save(update_fields=list(values))
     audit_record(
         action="organization.update",
         organization=organization,

@@ -10,7 +10,12 @@ from django.views.decorators.http import require_http_methods
 from calls.selectors import dashboard_figures
 from portal.tenancy import services
 from portal.tenancy.access import SESSION_KEY, organization_view
-from portal.tenancy.forms import InvitationForm, OrganizationForm, RoleForm
+from portal.tenancy.forms import (
+    InvitationForm,
+    OrganizationForm,
+    OrganizationSettingsForm,
+    RoleForm,
+)
 from portal.tenancy.models import Access, Invitation, Membership, Role
 
 
@@ -43,7 +48,9 @@ def organization_create(request: HttpRequest) -> HttpResponse:
 
 @organization_view(access=Access.READ)
 def dashboard(request: HttpRequest) -> HttpResponse:
-    figures = dashboard_figures(organization=request.organization, membership=request.membership)
+    figures = dashboard_figures(
+        organization=request.organization, membership=request.membership, user=request.user
+    )
     return render(request, "tenancy/dashboard.html", figures)
 
 
@@ -130,16 +137,13 @@ def membership_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
 @organization_view(access=Access.CONFIGURATION, methods=("GET", "POST"))
 def organization_settings(request: HttpRequest) -> HttpResponse:
     organization = request.organization
-    form = OrganizationForm(
-        request.POST or None,
-        initial={"name": organization.name, "default_region": organization.default_region},
+    fields = OrganizationSettingsForm.base_fields
+    form = OrganizationSettingsForm(
+        request.POST or None, initial={name: getattr(organization, name) for name in fields}
     )
     if request.method == "POST" and form.is_valid():
         services.organization_update(
-            organization=request.organization,
-            actor=request.user,
-            name=form.cleaned_data["name"],
-            default_region=form.cleaned_data["default_region"],
+            organization=request.organization, actor=request.user, **form.cleaned_data
         )
         messages.success(request, "Settings saved.")
         return redirect("organization_settings", org=request.organization.slug)

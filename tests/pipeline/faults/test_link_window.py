@@ -1,6 +1,8 @@
 """Outreach's 1-hour window for links, with our clock and Outreach's moved together for every
 process: a link that comes just before the window closes is delivered, one that comes after is
-marked expired and never sent, and Outreach refuses nothing."""
+marked expired. We try links until an hour after Outreach accepted the final state (we cannot
+know from which instant Outreach counts), so Outreach may refuse a late link for its window,
+which is recorded as expired; it refuses nothing else."""
 
 from __future__ import annotations
 

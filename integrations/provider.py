@@ -1,0 +1,146 @@
+"""The provider seam: what a telephony provider is to the core, declared by one class.
+
+A provider lives in its own folder (`integrations/<kind>/provider.py`) and is registered by one
+line in `integrations/registry.py` (or, for providers that live elsewhere, by naming the class in
+the `EXTRA_PROVIDERS` setting). The class declares what the core needs to know without reading
+its code - its label, the content types its webhooks come in, the answer its provider expects,
+the fields an admin fills in to set it up and whether it wants a signing secret minted - and
+implements:
+
+- `verify(request, connection)`: raise `WebhookRejected` unless the provider signed the request;
+- `parse(request, connection)`: the call events the request carries (`WebhookRejected` when
+  malformed);
+
+and, optionally, two capabilities with one signature each (the core asks `supports(...)`):
+
+- `place_call(request, *, deadline, idempotency_key)`: ask the provider to place a call; the
+  answer is `Placed` (the provider's call id) or `Refused` (a reason a rep can read, and whether
+  trying again can help);
+- `fetch_call_state(connection, provider_call_id)`: the events the provider now reports for a
+  call, or None when it cannot say; the core's reconciliation loop feeds them to the inbox like
+  any webhook's.
+
+The webhook door, the Telephony pages and the pipeline name no provider: they read these
+declarations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest, HttpResponse
+
+    from calls.events import CallEvent
+    from integrations.models import ProviderConnection
+
+
+class WebhookRejected(Exception):
+    """A webhook we will not accept. `status` is the HTTP answer; `reason` is shown to the
+    sender and to support staff, so it must never contain a secret."""
+
+    def __init__(self, reason: str, *, status: int = 400) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
+class Capability(StrEnum):
+    PLACE_CALL = "place_call"
+    FETCH_CALL_STATE = "fetch_call_state"
+
+
+class WebhookAnswer(StrEnum):
+    """What the provider expects back from an accepted webhook."""
+
+    EMPTY = "empty"  # 200 with no body
+    JSON = "json"  # 200 {"stored": n, "duplicates": n}
+    XML = "xml"  # 200 with an empty TwiML-like <Response/>
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetupField:
+    """One field of a provider connection's setup form. Secret fields are stored encrypted in
+    `ProviderConnection.credentials` and never shown again once saved."""
+
+    name: str
+    label: str
+    help_text: str = ""
+    secret: bool = False
+    required: bool = True
+    max_length: int = 500
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlaceCallRequest:
+    """What a rep asked for: call `to_number` for the Outreach call `outreach_call_id`."""
+
+    connection: ProviderConnection
+    outreach_call_id: str
+    to_number: str
+    from_number: str = ""
+    agent: dict[str, str] = field(default_factory=dict)  # the rep's identity at the provider
+
+
+@dataclass(frozen=True)
+class Placed:
+    provider_call_id: str
+
+
+@dataclass(frozen=True)
+class Refused:
+    reason: str  # for the rep, in words they can act on; never a secret
+    permanent: bool  # False: the same request may succeed if tried again
+
+
+class Provider:
+    """Base of every provider class; subclasses set the declarations and implement `verify`
+    and `parse`, and may implement the capabilities."""
+
+    kind: ClassVar[str]
+    label: ClassVar[str]
+    content_types: ClassVar[tuple[str, ...]] = ("application/json",)
+    answer: ClassVar[WebhookAnswer] = WebhookAnswer.JSON
+    setup_fields: ClassVar[tuple[SetupField, ...]] = ()
+    # Whether the connection signs its webhooks with a secret we mint (shown once, rotatable);
+    # providers that sign with their own credentials (Twilio's auth token) say False.
+    mints_signing_secret: ClassVar[bool] = False
+
+    def new_signing_secret(self) -> str:
+        raise NotImplementedError(f"{self.kind} does not mint signing secrets")
+
+    def verify(self, request: HttpRequest, connection: ProviderConnection) -> None:
+        raise NotImplementedError
+
+    def parse(self, request: HttpRequest, connection: ProviderConnection) -> list[CallEvent]:
+        raise NotImplementedError
+
+    def accepted_answer(self, *, stored: int, duplicates: int) -> HttpResponse:
+        """The 200 the provider expects for an accepted webhook (`answer`)."""
+        from django.http import HttpResponse, JsonResponse
+
+        if self.answer is WebhookAnswer.JSON:
+            return JsonResponse({"stored": stored, "duplicates": duplicates})
+        if self.answer is WebhookAnswer.XML:
+            return HttpResponse(
+                '<?xml version="1.0" encoding="UTF-8"?><Response/>', content_type="text/xml"
+            )
+        return HttpResponse(status=200)
+
+    def place_call(
+        self, request: PlaceCallRequest, *, deadline: datetime, idempotency_key: str
+    ) -> Placed | Refused:
+        raise NotImplementedError
+
+    def fetch_call_state(
+        self, connection: ProviderConnection, provider_call_id: str
+    ) -> list[CallEvent] | None:
+        raise NotImplementedError
+
+    @classmethod
+    def supports(cls, capability: Capability) -> bool:
+        """Whether this provider implements the capability (overrides the base method)."""
+        return getattr(cls, capability.value) is not getattr(Provider, capability.value)
