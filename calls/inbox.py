@@ -15,8 +15,7 @@ from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import F
 
 from calls.events import CallEvent
-from calls.models import Call, CallStatus, InboxEvent
-from calls.rules import Direction
+from calls.models import Call, CallStatus, InboxEvent, call_is_urgent
 from integrations.models import ProviderConnection
 from portal import clock
 
@@ -60,8 +59,8 @@ def _accept(*, connection: ProviderConnection, events: Sequence[CallEvent]) -> A
             if _store(connection=connection, call=call, event=event):
                 accepted.stored += 1
                 accepted.call_ids.add(call.pk)
-                if call.direction == Direction.OUTBOUND and not call.reported_state:
-                    urgent.add(call.pk)  # its "initiated" is due within 5 s of the launch
+                if call_is_urgent(call):
+                    urgent.add(call.pk)
             else:
                 accepted.duplicates += 1
         if accepted.call_ids:

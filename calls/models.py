@@ -72,6 +72,8 @@ class Call(OrganizationOwned):
     first_event_at = models.DateTimeField(null=True, blank=True)
     # When we last heard of the call: its give-up deadline counts from here.
     last_event_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # When the reconciliation loop last asked the provider how the call is doing.
+    provider_asked_at = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -94,6 +96,13 @@ class Call(OrganizationOwned):
             final_accepted_at=self.final_reported_at,
             links_closed=self.links_closed,
         )
+
+
+def call_is_urgent(call: Call) -> bool:
+    """The one rule for the urgent queue, used by every enqueue: an outbound call whose
+    "initiated" Outreach does not have yet (Outreach counts the call as failed without it within
+    5 s of the launch), so it must not wait behind other calls' backlog."""
+    return call.direction == Direction.OUTBOUND and not call.reported_state
 
 
 class InboxStatus(models.TextChoices):
@@ -143,9 +152,17 @@ class AttemptOutcome(models.TextChoices):
     NOT_SENT = "not_sent", "Not sent"
 
 
+class Purpose(models.TextChoices):
+    """Why a request to Outreach was made."""
+
+    CREATE = "create", "Create the inbound call"
+    UPDATE = "update", "Update the call"
+    RECONCILE = "reconcile", "Ask Outreach what it has (an answer was lost)"
+
+
 class DeliveryAttempt(OrganizationOwned):
     call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="attempts")
-    purpose = models.CharField(max_length=20)  # create, update, lookup
+    purpose = models.CharField(max_length=20, choices=Purpose.choices)
     attempt = models.PositiveIntegerField()  # 1 for the first try of this request
     method = models.CharField(max_length=10)
     path = models.CharField(max_length=300)

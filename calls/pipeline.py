@@ -20,11 +20,9 @@ and the call is listed for a person.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import random
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -32,7 +30,6 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
-from django.utils.dateparse import parse_datetime
 
 from calls.models import (
     AgentMapping,
@@ -42,6 +39,8 @@ from calls.models import (
     DeliveryAttempt,
     InboxEvent,
     InboxStatus,
+    Purpose,
+    call_is_urgent,
 )
 from calls.rules import (
     LINK_WINDOW,
@@ -54,17 +53,25 @@ from calls.rules import (
     plan_next_update,
 )
 from integrations.outreach.client import (
+    CallAsOutreachHasIt,
+    CallCreated,
+    CallRequest,
+    CallResult,
     CallSearch,
+    CallUpdated,
+    CreateInboundCall,
+    FindCall,
     OutreachClient,
-    create_call_document,
-    update_call_document,
+    ReadCall,
+    UpdateCall,
+    describe,
+    vendor_call_id,
 )
 from integrations.outreach.errors import (
     Attempt,
     ConnectionUnusable,
     OutreachError,
     OutreachRateLimited,
-    OutreachResponse,
     TokenEndpointFailing,
 )
 from integrations.outreach.models import OutreachConnection
@@ -86,18 +93,17 @@ MAX_BACKOFF_SECONDS = 300.0
 # After an answer was lost, give Outreach time to finish what it may still be doing before
 # asking what it has; asking too soon would miss a slow create and make it twice.
 RECONCILE_DELAY_SECONDS = 5.0
-VENDOR_CALL_ID_MAX = 63  # Outreach's vendorCallId column
 
 
 @dataclass(frozen=True)
 class Request:
     """One request to make, decided under the row lock and made without it."""
 
-    purpose: str  # create, update, reconcile
+    purpose: Purpose
     attempt_id: int
-    send: Callable[[OutreachClient], Any]
+    call_request: CallRequest
     connection_id: int
-    update: Update | None = None
+    update: Update | None = None  # the planned update an UpdateCall carries
 
 
 def call_advance(*, call_id: int) -> None:
@@ -116,7 +122,7 @@ def call_advance(*, call_id: int) -> None:
                 connection = OutreachConnection.objects.get(pk=request.connection_id)
                 clients[request.connection_id] = OutreachClient(connection=connection)
             try:
-                result: Any = request.send(clients[request.connection_id])
+                result = clients[request.connection_id].send_call_request(request.call_request)
             except OutreachError as error:
                 _record_failure(call_id, request, error)
                 return
@@ -134,14 +140,6 @@ def call_advance(*, call_id: int) -> None:
 
 def _unexpected(error: Exception) -> OutreachError:
     return OutreachError(f"Unexpected error: {type(error).__name__}: {error}", permanent=False)
-
-
-def vendor_call_id(call: Call) -> str:
-    """The provider's call id as Outreach's vendorCallId: it must fit in 63 characters, and it
-    must be stable, because it is how a lost create is found again."""
-    if len(call.provider_call_id) <= VENDOR_CALL_ID_MAX:
-        return call.provider_call_id
-    return "sha256:" + hashlib.sha256(call.provider_call_id.encode()).hexdigest()[:56]
 
 
 # Step 1: claim -------------------------------------------------------------------------------
@@ -198,10 +196,17 @@ def _claim(call_id: int) -> Request | None:
         except ConnectionUnusable as error:
             return _hold(call, str(error))
 
+        connection_id = chosen.connection.pk
         if call.needs_reconcile:
-            return _start(call, chosen.connection.pk, "reconcile", *_reconcile_request(call))
+            return _start(call, connection_id, Purpose.RECONCILE, _reconcile_request(call))
         if needs_create:
-            return _start(call, chosen.connection.pk, "create", *_create_request(call, chosen))
+            create = CreateInboundCall(
+                outreach_user_id=chosen.outreach_user_id or call.outreach_user_id,
+                from_number=call.from_number,
+                to_number=call.to_number,
+                vendor_call_id=vendor_call_id(call.provider_call_id),
+            )
+            return _start(call, connection_id, Purpose.CREATE, create)
         if plan.update is None:
             return _done(call)
         if not call.outreach_call_id:
@@ -210,7 +215,14 @@ def _claim(call_id: int) -> Request | None:
                 "Outbound call without an Outreach call id: the dial that "
                 "started it did not say which Outreach call it is.",
             )
-        return _start(call, chosen.connection.pk, "update", *_update_request(call, plan.update))
+        update = UpdateCall(
+            call_id=call.outreach_call_id,
+            state=str(plan.update.state) if plan.update.state else None,
+            state_changed_at=plan.update.state_changed_at,
+            recording_url=plan.update.recording_url,
+            voicemail_url=plan.update.voicemail_url,
+        )
+        return _start(call, connection_id, Purpose.UPDATE, update, plan.update)
 
 
 def _happened(event: InboxEvent) -> Happened:
@@ -312,26 +324,25 @@ def _wait(call: Call, until: Any) -> None:
     call.status, call.problem, call.due_at = CallStatus.ACTIVE, "", until
     call.save()
     countdown = max(0.0, (until - clock.now()).total_seconds())
-    transaction.on_commit(lambda: _enqueue(call.pk, countdown))
+    urgent = call_is_urgent(call)
+    transaction.on_commit(lambda: _enqueue(call.pk, countdown, urgent=urgent))
     return None
 
 
-def _enqueue(call_id: int, countdown: float) -> None:
+def _enqueue(call_id: int, countdown: float, *, urgent: bool = False) -> None:
     from calls.tasks import enqueue_call
 
-    enqueue_call(call_id, countdown=countdown)
+    enqueue_call(call_id, urgent=urgent, countdown=countdown)
 
 
 def _start(
     call: Call,
     connection_id: int,
-    purpose: str,
-    method: str,
-    path: str,
-    body: Any,
-    send: Callable[[OutreachClient], Any],
+    purpose: Purpose,
+    call_request: CallRequest,
     update: Update | None = None,
 ) -> Request:
+    method, path, body = describe(call_request)
     # Attempt N of this request: the tries of it since the call's last success.
     previous = _since_last_success(call).filter(purpose=purpose, method=method, path=path).count()
     attempt = DeliveryAttempt.objects.create(
@@ -350,63 +361,22 @@ def _start(
     return Request(
         purpose=purpose,
         attempt_id=attempt.pk,
-        send=send,
+        call_request=call_request,
         connection_id=connection_id,
         update=update,
     )
 
 
-def _update_request(call: Call, update: Update) -> tuple:
-    attributes = update.as_attributes()
-    outreach_id = call.outreach_call_id
-    return (
-        "PATCH",
-        f"/calls/{outreach_id}",
-        update_call_document(outreach_id, attributes=attributes),
-        lambda client: client.update_call(outreach_id, attributes=attributes),
-        update,
-    )
-
-
-def _create_request(call: Call, chosen: Any) -> tuple:
-    vendor_id, caller, callee = vendor_call_id(call), call.from_number, call.to_number
-    owner = chosen.outreach_user_id or call.outreach_user_id
-
-    def send(client: OutreachClient) -> Any:
-        prospect_id, lookup = client.find_prospect_by_number(caller) if caller else (None, None)
-        created = client.create_call(
-            outreach_user_id=owner,
-            from_number=caller,
-            to_number=callee,
-            vendor_call_id=vendor_id,
-            prospect_id=prospect_id,
-        )
-        return created, prospect_id, lookup
-
-    # Recorded before sending; the prospect, looked up on the way, is in what is recorded after.
-    body = create_call_document(
-        outreach_user_id=owner, from_number=caller, to_number=callee, vendor_call_id=vendor_id
-    )
-    return "POST", "/calls", body, send
-
-
-def _reconcile_request(call: Call) -> tuple:
+def _reconcile_request(call: Call) -> CallRequest:
     if not call.outreach_call_id:  # a create whose answer was lost: find it by vendorCallId
-        vendor_id = vendor_call_id(call)
-        return (
-            "GET",
-            f"/calls?filter[vendorCallId]={vendor_id}",
-            None,
-            lambda client: client.find_call_by_vendor_call_id(vendor_id),
-        )
-    outreach_id = call.outreach_call_id
-    return ("GET", f"/calls/{outreach_id}", None, lambda client: client.get_call(outreach_id))
+        return FindCall(vendor_call_id(call.provider_call_id))
+    return ReadCall(call.outreach_call_id)
 
 
 # Step 3: record ------------------------------------------------------------------------------
 
 
-def _record_success(call_id: int, request: Request, result: Any) -> None:
+def _record_success(call_id: int, request: Request, result: CallResult) -> None:
     with transaction.atomic():
         call = (
             Call.objects.select_for_update(of=("self",))
@@ -414,35 +384,25 @@ def _record_success(call_id: int, request: Request, result: Any) -> None:
             .get(pk=call_id)
         )
         now = clock.now()
-        if request.purpose == "update":
-            _write_attempts(call, request, result.attempts, AttemptOutcome.SUCCEEDED)
+        _write_attempts(call, request, result.attempts, AttemptOutcome.SUCCEEDED)
+        if isinstance(result, CallUpdated):
             _reported_from_update(call, request.update, now)
-        elif request.purpose == "create":
-            created, prospect_id, lookup = result
-            _write_attempts(
-                call,
-                request,
-                created.response.attempts,
-                AttemptOutcome.SUCCEEDED,
-                before=lookup.attempts if lookup else [],
-            )
-            call.outreach_call_id, call.prospect_id = created.call_id, prospect_id or ""
+        elif isinstance(result, CallCreated):
+            call.outreach_call_id, call.prospect_id = result.call_id, result.prospect_id or ""
         elif isinstance(result, CallSearch):  # a lost create, looked for by its vendorCallId
-            _write_attempts(call, request, result.response.attempts, AttemptOutcome.SUCCEEDED)
-            call.lease_until, call.failures = None, 0
             if result.call_id is None and result.others:
+                call.lease_until, call.failures = None, 0
                 _hold(
                     call,
                     f"Outreach's answer to our create was lost, and looking for the call by "
-                    f"vendorCallId {vendor_call_id(call)} returned {result.others} other "
-                    "call(s) but not ours, so we cannot tell whether it was created. Check "
-                    "Outreach for that call before replaying.",
+                    f"vendorCallId {vendor_call_id(call.provider_call_id)} returned "
+                    f"{result.others} other call(s) but not ours, so we cannot tell whether it "
+                    "was created. Check Outreach for that call before replaying.",
                 )
                 return
             call.outreach_call_id = result.call_id or ""  # none: never created, create it now
             call.needs_reconcile = False
         else:
-            _write_attempts(call, request, result.attempts, AttemptOutcome.SUCCEEDED)
             _reported_from_outreach(call, result, now)
             call.needs_reconcile = False
         audit_record(
@@ -472,7 +432,7 @@ def _record_failure(
             outcome = AttemptOutcome.NOT_SENT  # our shared budget said wait: nothing was sent
         elif error.permanent:
             outcome = AttemptOutcome.PERMANENT
-        elif lost and request is not None and request.purpose != "reconcile":
+        elif lost and request is not None and request.purpose != Purpose.RECONCILE:
             # Sent, but no answer came back: Outreach may have applied it. Ask before resending.
             outcome = AttemptOutcome.UNKNOWN
             call.needs_reconcile = True
@@ -496,7 +456,7 @@ def _record_failure(
             # window for links, which the rules then mark expired.
             call.links_closed, call.due_at = True, now
             call.save()
-            transaction.on_commit(lambda: _enqueue(call_id, 0))
+            transaction.on_commit(lambda: _enqueue(call_id, 0, urgent=call_is_urgent(call)))
             return
         if error.permanent:
             call.status, call.due_at = CallStatus.FAILED, None
@@ -552,7 +512,8 @@ def _record_failure(
             call.due_at = retry_at
             call.problem = f"Retrying in {delay:.0f} s: {error}"[:500]
             call.save()
-        transaction.on_commit(lambda: _enqueue(call_id, delay))
+        urgent = call_is_urgent(call)
+        transaction.on_commit(lambda: _enqueue(call_id, delay, urgent=urgent))
 
 
 def retry_deadline(call: Call) -> Any:
@@ -566,7 +527,7 @@ def _window_refusal(call: Call, request: Request) -> bool:
     time when Outreach's stricter reading of its 1-hour window (from the call's end) applies."""
     update = request.update
     return (
-        request.purpose == "update"
+        request.purpose == Purpose.UPDATE
         and update is not None
         and update.state is None
         and is_final(call.reported().state)
@@ -576,7 +537,7 @@ def _window_refusal(call: Call, request: Request) -> bool:
 
 
 def _purpose(request: Request | None) -> str:
-    return request.purpose if request is not None else "the call"
+    return str(request.purpose) if request is not None else "the call"
 
 
 def _backoff(failures: int) -> float:
@@ -597,13 +558,12 @@ def _write_attempts(
     attempts: list[Attempt],
     outcome: AttemptOutcome,
     *,
-    before: Sequence[Attempt] = (),
     error: OutreachError | None = None,
 ) -> None:
     """The claimed row gets the main request's (last) attempt; any others get rows of their own
     (a prospect lookup before a create, a 401 answered before a refresh and retry)."""
     main = DeliveryAttempt.objects.get(pk=request.attempt_id)
-    for extra in [*before, *attempts[:-1]]:
+    for extra in attempts[:-1]:
         DeliveryAttempt.objects.create(
             organization=call.organization,
             call=call,
@@ -656,14 +616,12 @@ def _reported_from_update(call: Call, update: Update | None, now: Any) -> None:
         call.reported_voicemail_url = update.voicemail_url
 
 
-def _reported_from_outreach(call: Call, result: OutreachResponse, now: Any) -> None:
+def _reported_from_outreach(call: Call, result: CallAsOutreachHasIt, now: Any) -> None:
     """After an answer was lost, believe Outreach: take what it has as what was reported."""
-    attributes = (result.data or {}).get("attributes") or {}
-    state = attributes.get("state") or ""
-    call.reported_state = state if state in set(OutreachState) else ""
-    if is_final(OutreachState(call.reported_state) if call.reported_state else None):
+    state = result.state if result.state in set(OutreachState) else None
+    call.reported_state = state or ""
+    call.reported_state_changed_at = result.state_changed_at
+    call.reported_recording_url = result.recording_url or ""
+    call.reported_voicemail_url = result.voicemail_url or ""
+    if is_final(OutreachState(state) if state else None):
         call.final_reported_at = call.final_reported_at or now
-    changed = attributes.get("stateChangedAt")
-    call.reported_state_changed_at = parse_datetime(changed) if changed else None
-    call.reported_recording_url = attributes.get("recordingUrl") or ""
-    call.reported_voicemail_url = attributes.get("voicemailRecordingUrl") or ""

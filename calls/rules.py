@@ -86,7 +86,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from urllib.parse import urlsplit
 
@@ -206,21 +206,6 @@ class Update:
     state_changed_at: datetime | None
     recording_url: str | None = None
     voicemail_url: str | None = None
-
-    def as_attributes(self) -> dict[str, str]:
-        attributes: dict[str, str] = {}
-        if self.state is not None:
-            attributes["state"] = str(self.state)
-        if self.state_changed_at is not None:
-            utc = self.state_changed_at.astimezone(UTC)
-            attributes["stateChangedAt"] = (
-                utc.isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
-            )
-        if self.recording_url is not None:
-            attributes["recordingUrl"] = self.recording_url
-        if self.voicemail_url is not None:
-            attributes["voicemailUrl"] = self.voicemail_url
-        return attributes
 
 
 @dataclass(frozen=True, kw_only=True)

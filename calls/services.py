@@ -6,12 +6,16 @@ import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 
 from calls.events import CallEvent
 from calls.inbox import inbox_accept
-from calls.models import AgentMapping, Call, CallStatus
+from calls.models import AgentMapping, Call, CallStatus, call_is_urgent
 from calls.rules import Direction, Happened, Happening, give_up_happening
+from integrations.provider import Capability
+from integrations.registry import provider_class, provider_for
 from portal import clock
 from portal.audit.services import audit_record
 from portal.tenancy.models import Organization
@@ -28,11 +32,12 @@ def calls_resume(*, organization: Organization, reason: str) -> int:
     from calls.tasks import enqueue_calls
 
     with transaction.atomic():
-        held = list(
+        calls = list(
             Call.objects.for_organization(organization)
             .filter(status=CallStatus.HELD)
-            .values_list("pk", flat=True)
+            .only("pk", "direction", "reported_state")
         )
+        held = [call.pk for call in calls]
         Call.objects.filter(pk__in=held).update(
             status=CallStatus.ACTIVE, due_at=clock.now(), problem=""
         )
@@ -42,7 +47,8 @@ def calls_resume(*, organization: Organization, reason: str) -> int:
                 organization=organization,
                 data={"calls": len(held), "reason": reason},
             )
-        transaction.on_commit(lambda: enqueue_calls((call_id, False) for call_id in held))
+        doorbells = [(call.pk, call_is_urgent(call)) for call in calls]
+        transaction.on_commit(lambda: enqueue_calls(doorbells))
     return len(held)
 
 
@@ -69,7 +75,8 @@ def call_replay(*, call: Call, actor: AbstractBaseUser) -> None:
             target=call,
             data={"status_before": call.status, "problem": call.problem},
         )
-        transaction.on_commit(lambda: enqueue_call(call.pk))
+        urgent = call_is_urgent(call)
+        transaction.on_commit(lambda: enqueue_call(call.pk, urgent=urgent))
 
 
 def agent_mapping_delete(*, mapping: AgentMapping, actor: AbstractBaseUser) -> None:
@@ -122,6 +129,49 @@ def on_connection_reactivated(sender: Any, connection: Any, **kwargs: Any) -> No
     )
 
 
+def calls_ask_providers(*, limit: int = 100) -> int:
+    """The reconciliation loop: a call with no final state that has been quiet for
+    RECONCILE_AFTER_SECONDS is asked of its provider (when the provider can say), at most once
+    per that period; what the provider reports goes through the inbox like any webhook's
+    events. Returns how many calls were asked."""
+    now = clock.now()
+    quiet = timedelta(seconds=settings.RECONCILE_AFTER_SECONDS)
+    candidates = (
+        Call.objects.filter(final_state="", last_event_at__lt=now - quiet)
+        .exclude(status=CallStatus.FAILED)
+        .filter(Q(provider_asked_at__isnull=True) | Q(provider_asked_at__lt=now - quiet))
+        .select_related("connection", "organization")
+        .order_by("last_event_at")
+    )
+    asked = 0
+    for call in candidates[:limit]:
+        if provider_class(call.connection.kind).supports(Capability.FETCH_CALL_STATE):
+            call_ask_provider(call=call)
+            asked += 1
+    return asked
+
+
+def call_ask_provider(*, call: Call) -> None:
+    """Ask the provider what it now reports for the call; an error is an answer of "unknown"."""
+    provider = provider_for(call.connection.kind)
+    try:
+        events = provider.fetch_call_state(call.connection, call.provider_call_id)
+    except Exception:  # the provider's trouble must not stop the loop for other calls
+        logger.warning("call.provider_ask_failed call=%s", call.pk, exc_info=True)
+        events = None
+    Call.objects.filter(pk=call.pk).update(provider_asked_at=clock.now())
+    stored = inbox_accept(connection=call.connection, events=events).stored if events else 0
+    audit_record(
+        action="call.provider_asked",
+        organization=call.organization,
+        target=call,
+        data={
+            "answer": "unknown" if events is None else f"{len(events)} event(s)",
+            "new_events": stored,
+        },
+    )
+
+
 def calls_close_unfinished(*, limit: int = 500) -> int:
     """Close the calls whose provider went quiet before saying how they ended: past their
     organisation's give-up deadline, each gets a closing happening through the inbox like any
@@ -142,8 +192,18 @@ def calls_close_unfinished(*, limit: int = 500) -> int:
             .order_by("last_event_at")[:limit]
         )
         for call in stale:
+            if _provider_not_asked_yet(call):
+                continue  # the reconciliation loop asks first: the provider may know the end
             closed += _close(call, hours=hours)
     return closed
+
+
+def _provider_not_asked_yet(call: Call) -> bool:
+    can_ask = provider_class(call.connection.kind).supports(Capability.FETCH_CALL_STATE)
+    asked = call.provider_asked_at
+    return can_ask and (
+        asked is None or (call.last_event_at is not None and asked < call.last_event_at)
+    )
 
 
 def _close(call: Call, *, hours: int) -> int:

@@ -14,9 +14,9 @@ from datetime import timedelta
 from celery import shared_task
 from django.db.models import Q
 
-from calls.models import Call, CallStatus
+from calls.models import Call, CallStatus, call_is_urgent
 from calls.pipeline import call_advance
-from calls.services import calls_close_unfinished
+from calls.services import calls_ask_providers, calls_close_unfinished
 from portal import clock
 
 logger = logging.getLogger(__name__)
@@ -74,12 +74,9 @@ def sweep_due_calls() -> int:
         )
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
         .order_by("due_at")
-        .values_list("pk", "direction", "reported_state")[:SWEEP_BATCH]
+        .only("pk", "direction", "reported_state")[:SWEEP_BATCH]
     )
-    count = enqueue_calls(
-        (call_id, direction == "outbound" and not reported_state)
-        for call_id, direction, reported_state in due
-    )
+    count = enqueue_calls((call.pk, call_is_urgent(call)) for call in due)
     if count:
         logger.info("sweeper re-enqueued %s due call(s)", count)
     return count
@@ -88,3 +85,8 @@ def sweep_due_calls() -> int:
 @shared_task(ignore_result=True)
 def close_unfinished_calls() -> int:
     return calls_close_unfinished()
+
+
+@shared_task(ignore_result=True)
+def ask_providers_about_quiet_calls() -> int:
+    return calls_ask_providers()

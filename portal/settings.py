@@ -58,6 +58,9 @@ OUTREACH_CLIENT_SECRET = env.str("OUTREACH_CLIENT_SECRET", default="")
 # How long to wait for Outreach's answer before treating it as lost (integrations/outreach/
 # transport.py); the pipeline's lease is derived from it (calls/pipeline.py).
 OUTREACH_TIMEOUT_SECONDS = env.float("OUTREACH_TIMEOUT_SECONDS", default=10.0)
+# A call with no final state this long after its last event is asked of its provider (when the
+# provider can say: the `fetch_call_state` capability), at most once per this period.
+RECONCILE_AFTER_SECONDS = env.int("RECONCILE_AFTER_SECONDS", default=300)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -162,6 +165,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # The database, not the broker, guarantees delivery: this re-sends whatever is due and was
     # not picked up (a task lost with a killed worker, or never sent while the broker was away).
     "sweep-due-calls": {"task": "calls.tasks.sweep_due_calls", "schedule": 5.0},
+    # The reconciliation loop: quiet calls are asked of their provider, when it can say.
+    "ask-providers-about-quiet-calls": {
+        "task": "calls.tasks.ask_providers_about_quiet_calls",
+        "schedule": 60.0,
+    },
     # Calls whose provider went quiet past the organisation's give-up deadline are closed.
     "close-unfinished-calls": {"task": "calls.tasks.close_unfinished_calls", "schedule": 60.0},
     # Outreach refresh tokens die after 14 days unused; keep idle connections alive.

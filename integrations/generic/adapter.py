@@ -23,6 +23,7 @@ from calls.events import AgentIdentity, CallEvent, normalise_number
 from calls.rules import RECORDING_URL_MAX, VOICEMAIL_URL_MAX, Direction, Happening
 from integrations.adapter import WebhookRejected
 from integrations.models import ProviderConnection
+from integrations.provider import Provider
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -46,8 +47,9 @@ FIELDS = {
 }
 
 
-class GenericAdapter:
+class GenericAdapter(Provider):
     kind = "generic"
+    label = "Generic signed webhook"
 
     def verify(self, request: HttpRequest, connection: ProviderConnection) -> None:
         headers = {

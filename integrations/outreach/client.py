@@ -12,10 +12,11 @@ endpoint's own timeout.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -39,12 +40,86 @@ from portal.encryption import Secret
 
 JSON_API = "application/vnd.api+json"
 TRANSIENT_4XX = frozenset({401, 408, 429})
+VENDOR_CALL_ID_MAX = 63  # Outreach's vendorCallId column
+
+
+# The call requests the pipeline makes, as typed values: what to ask, never how it is spelled
+# on the wire. `describe` says what will be sent (recorded before sending); `send_call_request`
+# sends it and answers one of the typed results below.
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreateInboundCall:
+    """`POST /calls` for an inbound call, after looking up the caller's prospect."""
+
+    outreach_user_id: str
+    from_number: str
+    to_number: str
+    vendor_call_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpdateCall:
+    """`PATCH /calls/{id}`: a state with the time it changed, and/or links."""
+
+    call_id: str
+    state: str | None = None
+    state_changed_at: datetime | None = None
+    recording_url: str | None = None
+    voicemail_url: str | None = None
+
+
+@dataclass(frozen=True)
+class ReadCall:
+    """`GET /calls/{id}`: what Outreach has, after an answer was lost."""
+
+    call_id: str
+
+
+@dataclass(frozen=True)
+class FindCall:
+    """`GET /calls?filter[vendorCallId]=`: a create whose answer was lost."""
+
+    vendor_call_id: str
+
+
+CallRequest = CreateInboundCall | UpdateCall | ReadCall | FindCall
 
 
 @dataclass(frozen=True)
 class CallCreated:
     call_id: str
     response: OutreachResponse
+    prospect_id: str | None = None
+    lookup: OutreachResponse | None = None  # the prospect lookup made first, if any
+
+    @property
+    def attempts(self) -> list[Attempt]:
+        return [*(self.lookup.attempts if self.lookup else []), *self.response.attempts]
+
+
+@dataclass(frozen=True)
+class CallUpdated:
+    response: OutreachResponse
+
+    @property
+    def attempts(self) -> list[Attempt]:
+        return self.response.attempts
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallAsOutreachHasIt:
+    """What Outreach has for a call, read from its call document."""
+
+    state: str | None
+    state_changed_at: datetime | None
+    recording_url: str | None
+    voicemail_url: str | None
+    response: OutreachResponse = field(repr=False)
+
+    @property
+    def attempts(self) -> list[Attempt]:
+        return self.response.attempts
 
 
 @dataclass(frozen=True)
@@ -56,6 +131,33 @@ class CallSearch:
     call_id: str | None
     others: int
     response: OutreachResponse
+
+    @property
+    def attempts(self) -> list[Attempt]:
+        return self.response.attempts
+
+
+CallResult = CallCreated | CallUpdated | CallAsOutreachHasIt | CallSearch
+
+
+def vendor_call_id(provider_call_id: str) -> str:
+    """The provider's call id as Outreach's vendorCallId: it must fit in 63 characters, and it
+    must be stable, because it is how a lost create is found again."""
+    if len(provider_call_id) <= VENDOR_CALL_ID_MAX:
+        return provider_call_id
+    return "sha256:" + hashlib.sha256(provider_call_id.encode()).hexdigest()[:56]
+
+
+def describe(request: CallRequest) -> tuple[str, str, dict[str, Any] | None]:
+    """Method, path and body of a call request, as recorded before it is sent (an inbound
+    create is recorded without the prospect, which is looked up on the way)."""
+    if isinstance(request, CreateInboundCall):
+        return "POST", "/calls", _create_document(request, prospect_id=None)
+    if isinstance(request, UpdateCall):
+        return "PATCH", f"/calls/{request.call_id}", _update_document(request)
+    if isinstance(request, ReadCall):
+        return "GET", f"/calls/{request.call_id}", None
+    return "GET", f"/calls?filter[vendorCallId]={request.vendor_call_id}", None
 
 
 class OutreachClient:
@@ -181,6 +283,35 @@ class OutreachClient:
         or `vendorCallId` (000 "Update an existing call"); datetimes are sent as ISO 8601."""
         body = update_call_document(call_id, attributes=attributes)
         return self._request("PATCH", f"/calls/{call_id}", body=body)
+
+    def send_call_request(self, request: CallRequest) -> CallResult:
+        if isinstance(request, CreateInboundCall):
+            return self._create_inbound_call(request)
+        if isinstance(request, UpdateCall):
+            path = f"/calls/{request.call_id}"
+            return CallUpdated(self._request("PATCH", path, body=_update_document(request)))
+        if isinstance(request, ReadCall):
+            return _as_outreach_has_it(self.get_call(request.call_id))
+        return self.find_call_by_vendor_call_id(request.vendor_call_id)
+
+    def _create_inbound_call(self, request: CreateInboundCall) -> CallCreated:
+        prospect_id, lookup = (
+            self.find_prospect_by_number(request.from_number)
+            if request.from_number
+            else (None, None)
+        )
+        response = self._request(
+            "POST", "/calls", body=_create_document(request, prospect_id=prospect_id)
+        )
+        call_id = _first_id(response.data)
+        if call_id is None:
+            raise OutreachError(
+                "Outreach created the call but did not answer its id.",
+                permanent=True,
+                status=response.attempt.status,
+                attempts=[*(lookup.attempts if lookup else []), *response.attempts],
+            )
+        return CallCreated(call_id, response, prospect_id=prospect_id, lookup=lookup)
 
     # The mechanics ------------------------------------------------------------------------
 
@@ -312,6 +443,53 @@ def update_call_document(call_id: str, *, attributes: dict[str, Any]) -> dict[st
     return {"data": {"type": "call", "id": _id(call_id), "attributes": sent}}
 
 
+def update_attributes(request: UpdateCall) -> dict[str, str]:
+    """Outreach's names for what an update carries (000 "Update an existing call")."""
+    attributes: dict[str, str] = {}
+    if request.state is not None:
+        attributes["state"] = request.state
+    if request.state_changed_at is not None:
+        attributes["stateChangedAt"] = _timestamp(request.state_changed_at)
+    if request.recording_url is not None:
+        attributes["recordingUrl"] = request.recording_url
+    if request.voicemail_url is not None:
+        attributes["voicemailUrl"] = request.voicemail_url
+    return attributes
+
+
+def _update_document(request: UpdateCall) -> dict[str, Any]:
+    return update_call_document(request.call_id, attributes=update_attributes(request))
+
+
+def _create_document(request: CreateInboundCall, *, prospect_id: str | None) -> dict[str, Any]:
+    return create_call_document(
+        outreach_user_id=request.outreach_user_id,
+        from_number=request.from_number,
+        to_number=request.to_number,
+        vendor_call_id=request.vendor_call_id,
+        prospect_id=prospect_id,
+    )
+
+
+def _as_outreach_has_it(response: OutreachResponse) -> CallAsOutreachHasIt:
+    """Read a call document. Outreach answers the voicemail link as `voicemailRecordingUrl`
+    although it is sent as `voicemailUrl` (its reference, and what the sandbox mirrors)."""
+    data = response.data if isinstance(response.data, dict) else {}
+    attributes = data.get("attributes") or {}
+    changed = attributes.get("stateChangedAt")
+    try:
+        changed_at = datetime.fromisoformat(changed) if isinstance(changed, str) else None
+    except ValueError:
+        changed_at = None
+    return CallAsOutreachHasIt(
+        state=attributes.get("state") or None,
+        state_changed_at=changed_at,
+        recording_url=attributes.get("recordingUrl") or None,
+        voicemail_url=attributes.get("voicemailRecordingUrl") or None,
+        response=response,
+    )
+
+
 def _first_id(data: Any) -> str | None:
     if isinstance(data, list):
         data = data[0] if data else None
@@ -326,4 +504,6 @@ def _id(value: str) -> int | str:
 
 
 def _timestamp(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """YYYY-MM-DDTHH:MM:SS.sssZ, the form Outreach's examples use, always in UTC."""
+    utc = moment.astimezone(UTC) if moment.tzinfo else moment
+    return utc.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from calls.rules import Direction, Happened, Plan, Reported, Update, is_final, plan_next_update
+from integrations.outreach.client import UpdateCall, update_attributes
 from tests.calls.rules_oracle import StrictOutreach, WindowClosed
 
 # More updates than any call can need (initiated, one state, the links): beyond it, a loop.
@@ -62,7 +63,7 @@ class SimulatedPipeline:
             if update is None:
                 return
             try:
-                self.outreach.patch(update.as_attributes(), now=now)
+                self.outreach.patch(_attributes(update), now=now)
             except WindowClosed:
                 assert update.state is None, "a state is always worth sending"
                 self.reported = replace(self.reported, links_closed=True)
@@ -83,3 +84,16 @@ class SimulatedPipeline:
                 after = replace(after, final_accepted_at=now)
         assert after != self.reported, f"{update} changes nothing Outreach has"
         return after
+
+
+def _attributes(update: Update) -> dict[str, str]:
+    """As the pipeline hands an update to the Outreach client, which spells it for the wire."""
+    return update_attributes(
+        UpdateCall(
+            call_id="1",
+            state=str(update.state) if update.state else None,
+            state_changed_at=update.state_changed_at,
+            recording_url=update.recording_url,
+            voicemail_url=update.voicemail_url,
+        )
+    )

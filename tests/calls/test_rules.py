@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -227,7 +227,6 @@ def test_it_sends_a_recording_alone_after_the_final_state() -> None:
     )
 
     assert result.update == Update(state=None, state_changed_at=None, recording_url=RECORDING)
-    assert result.update.as_attributes() == {"recordingUrl": RECORDING}
 
 
 def test_it_ignores_a_recording_on_a_busy_call() -> None:
@@ -548,21 +547,6 @@ def test_it_sends_nothing_when_outreach_is_up_to_date() -> None:
     )
 
     assert result.update is None
-
-
-def test_it_formats_attributes_for_outreach() -> None:
-    paris = timezone(timedelta(hours=1))
-    update = Update(
-        state=S.NO_ANSWER,
-        state_changed_at=datetime(2025, 3, 3, 10, 0, 5, 123456, tzinfo=paris),
-        voicemail_url=VOICEMAIL,
-    )
-
-    assert update.as_attributes() == {
-        "state": "no answer",
-        "stateChangedAt": "2025-03-03T09:00:05.123Z",
-        "voicemailUrl": VOICEMAIL,
-    }
 
 
 def test_it_refuses_naive_times() -> None:

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import socket
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
 from django.test import override_settings
-from django.utils import timezone
+from django.utils import timezone as django_timezone
 
 from integrations.outreach.budget import HOURLY_LIMIT
-from integrations.outreach.client import OutreachClient
+from integrations.outreach.client import (
+    CallAsOutreachHasIt,
+    OutreachClient,
+    ReadCall,
+    UpdateCall,
+    describe,
+    update_attributes,
+)
 from integrations.outreach.errors import OutreachError, OutreachRateLimited
 from integrations.outreach.models import OutreachRateWindow
 from integrations.outreach.sandbox import SandboxControl
@@ -68,7 +75,7 @@ def test_it_creates_and_updates_an_inbound_call(
         vendor_call_id="CA123",
         prospect_id=str(prospect["id"]),
     )
-    ringing_at = timezone.now()
+    ringing_at = django_timezone.now()
     client.update_call(
         created.call_id, attributes={"state": "ringing", "stateChangedAt": ringing_at}
     )
@@ -207,5 +214,45 @@ def test_it_refreshes_a_token_about_to_expire_before_using_it(
 
     connection.refresh_from_db()
     assert connection.refresh_token != old_refresh  # the new refresh token is stored
-    assert connection.expires_at > timezone.now() + timedelta(hours=1)
+    assert connection.expires_at > django_timezone.now() + timedelta(hours=1)
     assert outreach_paths(sandbox) == ["/oauth/token", "/api/v2"]
+
+
+def test_it_spells_an_update_as_outreach_expects() -> None:
+    paris = timezone(timedelta(hours=1))
+    update = UpdateCall(
+        call_id="7",
+        state="no answer",
+        state_changed_at=datetime(2025, 3, 3, 10, 0, 5, 123456, tzinfo=paris),
+        voicemail_url="https://media.example.com/voicemail/1.mp3",
+    )
+
+    assert update_attributes(update) == {
+        "state": "no answer",
+        "stateChangedAt": "2025-03-03T09:00:05.123Z",
+        "voicemailUrl": "https://media.example.com/voicemail/1.mp3",
+    }
+    assert describe(update) == (
+        "PATCH",
+        "/calls/7",
+        {"data": {"type": "call", "id": 7, "attributes": update_attributes(update)}},
+    )
+
+
+def test_it_reads_what_outreach_has_for_a_call(
+    client: OutreachClient, outreach: OutreachCast
+) -> None:
+    created = client.create_call(
+        outreach_user_id=str(outreach.rob["id"]),
+        from_number="+14155550123",
+        to_number="+12065550100",
+        vendor_call_id="CA-read",
+    )
+    client.update_call(created.call_id, attributes={"state": "no answer"})
+    client.update_call(created.call_id, attributes={"voicemailUrl": "https://vm.example/1.mp3"})
+
+    has = client.send_call_request(ReadCall(created.call_id))
+
+    assert isinstance(has, CallAsOutreachHasIt)
+    assert (has.state, has.voicemail_url) == ("no answer", "https://vm.example/1.mp3")
+    assert has.state_changed_at is not None

@@ -214,14 +214,16 @@ class Plant:
         self.web_url = f"http://127.0.0.1:{port}"
         wait_for_http(f"{self.web_url}/healthz", process=self.web)
 
-    def start_worker(self, index: int | None = None) -> subprocess.Popen:
-        """A worker process with one pool child, consuming both queues."""
+    def start_worker(
+        self, index: int | None = None, *, queues: str = "urgent,celery"
+    ) -> subprocess.Popen:
+        """A worker process with one pool child, consuming both queues (or those given)."""
         number = len(self.started_workers)
         command = [
             "celery", "-A", "portal", "worker",
             "--loglevel", "INFO",
             "--concurrency", "1",
-            "--queues", "urgent,celery",
+            "--queues", queues,
             "--hostname", f"fault-worker-{number}@%h",
             "--without-gossip", "--without-mingle", "--without-heartbeat",
         ]  # fmt: skip
