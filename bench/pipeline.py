@@ -80,8 +80,8 @@ from bench.measure import (
     processes_named,
     summary,
 )
-from integrations.outreach.sandbox.control import SandboxControl
-from integrations.outreach.sandbox.launcher import sandbox_process
+from outreach_sandbox.control import SandboxControl
+from outreach_sandbox.launcher import sandbox_process
 from tests.pipeline.scenarios import TABLE
 
 REPO = Path(__file__).resolve().parent.parent
@@ -204,8 +204,8 @@ def tenant_create(sandbox: SandboxControl, index: int) -> Tenant:
 
     from calls.services import agent_mapping_create
     from integrations.models import ProviderConnection
-    from integrations.outreach.sandbox_connect import connect_sandbox_user
     from integrations.services import new_signing_secret
+    from outreach_sandbox.connect import connect_sandbox_user
     from portal.tenancy.models import Membership, Organization, Role
 
     org = sandbox.default_org() if index == 0 else sandbox.create_org(f"Bench {index}")
@@ -556,7 +556,7 @@ def main(argv: list[str] | None = None) -> int:
         sandbox_pids = [
             pid
             for pid in descendants(os.getpid())
-            if pid != os.getpid() and "integrations.outreach.sandbox" in _cmdline(pid)
+            if pid != os.getpid() and "outreach_sandbox" in _cmdline(pid)
         ]
         result = run(
             args,

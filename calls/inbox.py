@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import F
 
+from calls.doorbell import enqueue_calls
 from calls.events import CallEvent
 from calls.models import Call, CallStatus, InboxEvent, call_is_urgent
 from integrations.models import ProviderConnection
@@ -48,8 +49,6 @@ def inbox_accept(*, connection: ProviderConnection, events: Sequence[CallEvent])
 
 
 def _accept(*, connection: ProviderConnection, events: Sequence[CallEvent]) -> Accepted:
-    from calls.tasks import enqueue_calls
-
     accepted = Accepted()
     urgent: set[int] = set()
     with transaction.atomic():

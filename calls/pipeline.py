@@ -31,6 +31,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 
+from calls.doorbell import enqueue_call
 from calls.models import (
     AgentMapping,
     AttemptOutcome,
@@ -325,14 +326,8 @@ def _wait(call: Call, until: Any) -> None:
     call.save()
     countdown = max(0.0, (until - clock.now()).total_seconds())
     urgent = call_is_urgent(call)
-    transaction.on_commit(lambda: _enqueue(call.pk, countdown, urgent=urgent))
+    transaction.on_commit(lambda: enqueue_call(call.pk, urgent=urgent, countdown=countdown))
     return None
-
-
-def _enqueue(call_id: int, countdown: float, *, urgent: bool = False) -> None:
-    from calls.tasks import enqueue_call
-
-    enqueue_call(call_id, urgent=urgent, countdown=countdown)
 
 
 def _start(
@@ -456,7 +451,7 @@ def _record_failure(
             # window for links, which the rules then mark expired.
             call.links_closed, call.due_at = True, now
             call.save()
-            transaction.on_commit(lambda: _enqueue(call_id, 0, urgent=call_is_urgent(call)))
+            transaction.on_commit(lambda: enqueue_call(call_id, urgent=call_is_urgent(call)))
             return
         if error.permanent:
             call.status, call.due_at = CallStatus.FAILED, None
@@ -513,7 +508,7 @@ def _record_failure(
             call.problem = f"Retrying in {delay:.0f} s: {error}"[:500]
             call.save()
         urgent = call_is_urgent(call)
-        transaction.on_commit(lambda: _enqueue(call_id, delay, urgent=urgent))
+        transaction.on_commit(lambda: enqueue_call(call_id, urgent=urgent, countdown=delay))
 
 
 def retry_deadline(call: Call) -> Any:

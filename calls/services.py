@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
+from calls.doorbell import enqueue_call, enqueue_calls
 from calls.events import CallEvent
 from calls.inbox import inbox_accept
 from calls.models import AgentMapping, Call, CallStatus, call_is_urgent
@@ -29,8 +30,6 @@ if TYPE_CHECKING:
 def calls_resume(*, organization: Organization, reason: str) -> int:
     """Release the organisation's held calls: what Outreach's window still accepts is sent, the
     rest is marked expired by the rules. Returns how many calls were released."""
-    from calls.tasks import enqueue_calls
-
     with transaction.atomic():
         calls = list(
             Call.objects.for_organization(organization)
@@ -56,8 +55,6 @@ def call_replay(*, call: Call, actor: AbstractBaseUser) -> None:
     """Support's "try again": the pipeline re-plans the call from its happenings and what
     Outreach has, so a replay can never send something twice or backwards. Whose call it is is
     decided again too, so a fixed agent mapping takes effect."""
-    from calls.tasks import enqueue_call
-
     with transaction.atomic():
         Call.objects.filter(pk=call.pk).update(
             status=CallStatus.ACTIVE,

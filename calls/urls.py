@@ -6,6 +6,7 @@ from calls import views
 
 # Mounted under /o/<org>/ by portal.urls.
 organization_urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
     path("calls/", views.call_list, name="call_list"),
     path("calls/<int:call_id>/", views.call_detail, name="call_detail"),
     path("calls/<int:call_id>/replay/", views.call_replay, name="call_replay"),

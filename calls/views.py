@@ -9,7 +9,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from calls import services
 from calls.forms import AgentMappingForm
 from calls.models import AgentMapping, Call, CallStatus
-from calls.selectors import call_timeline, calls_needing_attention, calls_visible
+from calls.selectors import (
+    call_timeline,
+    calls_needing_attention,
+    calls_visible,
+    dashboard_figures,
+)
 from portal.tenancy.access import organization_view
 from portal.tenancy.models import Access
 
@@ -19,6 +24,15 @@ ATTENTION = "attention"  # the list filter for calls a person should look at
 
 def _visible(request: HttpRequest) -> QuerySet[Call]:
     return calls_visible(organization=request.organization, membership=request.membership)
+
+
+@organization_view(access=Access.READ)
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """The organisation's home: how its calls are doing, and what needs a person."""
+    figures = dashboard_figures(
+        organization=request.organization, membership=request.membership, user=request.user
+    )
+    return render(request, "calls/dashboard.html", figures)
 
 
 @organization_view(access=Access.READ)

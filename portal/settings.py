@@ -7,6 +7,7 @@ DEBUG off the portal refuses to start without real secrets.
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -82,6 +83,10 @@ INSTALLED_APPS = [
     "integrations.outreach.provider",
     "calls",
 ]
+# The Outreach sandbox (`manage.py outreach_sandbox`) is a development tool beside the product:
+# present in a checkout, absent from the installed package.
+if importlib.util.find_spec("outreach_sandbox") is not None:
+    INSTALLED_APPS.append("outreach_sandbox")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

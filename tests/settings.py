@@ -20,7 +20,7 @@ TEST_ENVIRONMENT = {
     # tasks (child processes inherit it through the environment).
     "CELERY_BROKER_URL": f"redis://127.0.0.1:6379/{random.randint(1, 15)}",
     "SECURE_SSL_REDIRECT": "off",
-    # The sandbox's default OAuth client (integrations/outreach/sandbox/options.py).
+    # The sandbox's default OAuth client (outreach_sandbox/options.py).
     "OUTREACH_CLIENT_ID": "callbridge-dev",
     "OUTREACH_CLIENT_SECRET": "callbridge-dev-secret",
     "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",

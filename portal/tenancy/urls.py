@@ -12,7 +12,6 @@ urlpatterns = [
 
 # Mounted under /o/<org>/ by portal.urls; every view here is an @organization_view.
 organization_urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
     path("members/", views.members, name="members"),
     path("members/invite/", views.invitation_create, name="invitation_create"),
     path("members/<int:membership_id>/role/", views.membership_role, name="membership_role"),

@@ -7,7 +7,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
-from calls.selectors import dashboard_figures
 from portal.tenancy import services
 from portal.tenancy.access import SESSION_KEY, organization_view
 from portal.tenancy.forms import (
@@ -44,14 +43,6 @@ def organization_create(request: HttpRequest) -> HttpResponse:
         )
         return redirect("dashboard", org=organization.slug)
     return render(request, "tenancy/organization_create.html", {"form": form})
-
-
-@organization_view(access=Access.READ)
-def dashboard(request: HttpRequest) -> HttpResponse:
-    figures = dashboard_figures(
-        organization=request.organization, membership=request.membership, user=request.user
-    )
-    return render(request, "tenancy/dashboard.html", figures)
 
 
 @organization_view(access=Access.READ)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import pytest
 from django.test import override_settings
 
-from integrations.outreach.sandbox import SandboxControl, running_sandbox
-from integrations.outreach.sandbox.control import UserInfo
+from outreach_sandbox import SandboxControl, running_sandbox
+from outreach_sandbox.control import UserInfo
 
 CLIENT_ID = "callbridge-dev"
 CLIENT_SECRET = "callbridge-dev-secret"

@@ -14,7 +14,7 @@ from django.test import Client
 from django.utils import timezone
 
 from integrations.outreach.models import ConnectionKind, OutreachConnection, OutreachOrg
-from integrations.outreach.sandbox import SandboxControl
+from outreach_sandbox import SandboxControl
 from portal.tenancy.models import Organization
 
 HIDDEN = re.compile(r"<input type='hidden' name='(\w+)' value='([^']*)'>")

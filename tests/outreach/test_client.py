@@ -21,7 +21,7 @@ from integrations.outreach.client import (
 )
 from integrations.outreach.errors import OutreachError, OutreachRateLimited
 from integrations.outreach.models import OutreachRateWindow
-from integrations.outreach.sandbox import SandboxControl
+from outreach_sandbox import SandboxControl
 from tests.conftest import Cast
 from tests.outreach.conftest import OutreachCast
 from tests.outreach.helpers import seed_connection

@@ -21,7 +21,7 @@ from integrations.outreach.models import (
     OutreachConnection,
     OutreachOrg,
 )
-from integrations.outreach.sandbox import SandboxControl
+from outreach_sandbox import SandboxControl
 from portal.audit.models import AuditEntry
 from tests.conftest import Cast
 from tests.outreach.conftest import OutreachCast

@@ -14,10 +14,10 @@ from django.utils import timezone
 from integrations.outreach.client import OutreachClient
 from integrations.outreach.errors import ConnectionUnusable, OutreachRateLimited
 from integrations.outreach.models import ConnectionKind, ConnectionStatus, OutreachConnection
-from integrations.outreach.sandbox import SandboxControl
 from integrations.outreach.selectors import connection_for_call, connection_is_usable
 from integrations.outreach.signals import connection_reactivated
 from integrations.outreach.tasks import refresh_idle_connections
+from outreach_sandbox import SandboxControl
 from portal.audit.models import AuditEntry
 from tests.conftest import Cast
 from tests.outreach.conftest import OutreachCast

@@ -9,7 +9,7 @@ from datetime import timedelta
 from django.db import connection as database
 
 from integrations.outreach.models import OutreachConnection
-from integrations.outreach.sandbox import SandboxControl
+from outreach_sandbox import SandboxControl
 from tests.conftest import Cast
 from tests.outreach.conftest import CLIENT_ID, CLIENT_SECRET, OutreachCast
 from tests.outreach.helpers import seed_connection

@@ -14,9 +14,9 @@ from django.utils import timezone
 from calls.models import Call
 from calls.services import agent_mapping_create
 from integrations.models import ProviderConnection
-from integrations.outreach.sandbox.control import SandboxControl
-from integrations.outreach.sandbox.launcher import sandbox_process
-from integrations.outreach.sandbox_connect import connect_sandbox_user
+from outreach_sandbox.connect import connect_sandbox_user
+from outreach_sandbox.control import SandboxControl
+from outreach_sandbox.launcher import sandbox_process
 from portal.tenancy.models import Membership, Organization, Role
 from tests.conftest import make_user
 from tests.pipeline.helpers import Pipeline

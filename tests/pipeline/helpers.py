@@ -15,7 +15,7 @@ from standardwebhooks.webhooks import Webhook
 
 from integrations.models import ProviderConnection
 from integrations.outreach.provider.provider import SCOPES as PRODUCT_SCOPES
-from integrations.outreach.sandbox.control import CallView, SandboxControl
+from outreach_sandbox.control import CallView, SandboxControl
 from portal.tenancy.models import Organization
 
 

@@ -9,7 +9,7 @@ from itertools import pairwise
 
 from calls.models import Call, DeliveryAttempt, InboxEvent
 from integrations.outreach.models import OutreachConnection
-from integrations.outreach.sandbox_connect import connect_sandbox_user
+from outreach_sandbox.connect import connect_sandbox_user
 from tests.pipeline.helpers import Pipeline, eventually, refusals, state_of
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from integrations.outreach.sandbox.control import SandboxControl
+from outreach_sandbox.control import SandboxControl
 from portal.devenv import development_env
 from tests.browser import browser_page
 from tests.pipeline.helpers import signed_headers

@@ -18,7 +18,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:  # without Django's plugin nothing else puts it there
     sys.path.insert(0, str(REPO_ROOT))
 
-from integrations.outreach.sandbox import SandboxControl, running_sandbox  # noqa: E402
+from outreach_sandbox import SandboxControl, running_sandbox  # noqa: E402
 
 from .helpers import ALL_SCOPES, PAT_NUMBER, Api, Cast, inbound, user_ref  # noqa: E402
 

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from integrations.outreach.sandbox import SandboxControl
+from outreach_sandbox import SandboxControl
 
 from .helpers import JSON_API, PAT_NUMBER, Api, Cast, error_of, inbound, user_ref
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from integrations.outreach.sandbox import SandboxControl
+from outreach_sandbox import SandboxControl
 
 from .helpers import Api, Cast, error_of, inbound, user_ref
 

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from integrations.outreach.sandbox import SandboxControl, running_sandbox
+from outreach_sandbox import SandboxControl, running_sandbox
 
 from .helpers import Cast
 

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from calls.models import AttemptOutcome, Call, CallStatus, DeliveryAttempt, InboxEvent
-from integrations.outreach.sandbox.control import RequestRecord, SandboxControl
+from outreach_sandbox.control import RequestRecord, SandboxControl
 from tests.pipeline.faults.provider import Provider
 from tests.pipeline.scenarios import PlannedCall
 

@@ -1,4 +1,4 @@
-"""Runs the sandbox as a separate process (`python -m integrations.outreach.sandbox --port 0`),
+"""Runs the sandbox as a separate process (`python -m outreach_sandbox --port 0`),
 for tests that want it outside their own process, e.g. beside a live server and a worker."""
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ from typing import Any
 
 from .options import DEFAULT_REDIRECT_URIS, SandboxOptions
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 _LISTENING = re.compile(r"listening on (http://\S+)")
 
 
 def command_line(options: SandboxOptions) -> list[str]:
     """The sandbox's command line for these options (its redirect URIs add to the defaults)."""
     arguments = [
-        sys.executable, "-m", "integrations.outreach.sandbox",
+        sys.executable, "-m", "outreach_sandbox",
         "--host", options.host,
         "--port", str(options.port),
         "--client-id", options.client_id,

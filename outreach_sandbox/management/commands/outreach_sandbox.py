@@ -7,8 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from integrations.outreach.sandbox import serve
-from integrations.outreach.sandbox.options import add_arguments, options_from_arguments
+from outreach_sandbox import serve
+from outreach_sandbox.options import add_arguments, options_from_arguments
 
 
 class Command(BaseCommand):

@@ -1,6 +1,6 @@
 """How the sandbox is started: the registered OAuth client and the limits, with defaults that match
 the portal's development settings, and the command-line options shared by
-`python manage.py outreach_sandbox` and `python -m integrations.outreach.sandbox`."""
+`python manage.py outreach_sandbox` and `python -m outreach_sandbox`."""
 
 from __future__ import annotations
 

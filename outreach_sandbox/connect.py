@@ -18,7 +18,7 @@ from portal.encryption import Secret
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
-    from integrations.outreach.sandbox.control import SandboxControl, UserInfo
+    from outreach_sandbox.control import SandboxControl, UserInfo
     from portal.tenancy.models import Organization
 
 
