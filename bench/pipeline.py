@@ -203,8 +203,8 @@ def tenant_create(sandbox: SandboxControl, index: int) -> Tenant:
     from django.contrib.auth import get_user_model
 
     from calls.services import agent_mapping_create
+    from integrations.generic.provider import GenericProvider
     from integrations.models import ProviderConnection
-    from integrations.services import new_signing_secret
     from outreach_sandbox.connect import connect_sandbox_user
     from portal.tenancy.models import Membership, Organization, Role
 
@@ -221,7 +221,7 @@ def tenant_create(sandbox: SandboxControl, index: int) -> Tenant:
     )
     Membership.objects.create(organization=organization, user=owner, role=Role.ADMIN)
     connect_sandbox_user(sandbox=sandbox, organization=organization, user=admin, actor=owner)
-    secret = new_signing_secret()
+    secret = GenericProvider().new_signing_secret()
     provider = ProviderConnection.objects.create(
         organization=organization, kind="generic", name="Bench PBX", webhook_secrets=secret
     )

@@ -1,8 +1,8 @@
-"""The normalised call event every provider adapter produces.
+"""The normalised call event every provider class produces (`integrations/provider.py`).
 
 It says what happened on the phone (a `Happening` from calls.rules), never what to tell Outreach:
-deciding that is the rules' job. Adapters fill it from their provider's payload; the inbox stores
-it with the raw payload beside it.
+deciding that is the rules' job. A provider's `parse` and `fetch_call_state` fill it from the
+provider's payload; the inbox stores it with the raw payload beside it.
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ Outreach. `plan_next_update` turns a call's direction and all its happenings so 
 PATCH /calls/{id} to send, plus a verdict on every happening for support staff. It is pure: no
 Django, no clock, no I/O; the pipeline calls it again after every successful delivery.
 
-How happenings map to Outreach states (reference for adapter authors)
----------------------------------------------------------------------
+How happenings map to Outreach states (reference for provider authors)
+----------------------------------------------------------------------
 
 =======================  ===========================  ==========================================
 Happening                Outreach state               Notes
@@ -34,7 +34,7 @@ Outreach's final-state table, expressed as happenings (the final state depends o
 terminal happening, so the result does not depend on the order in which happenings arrive):
 
 =========  ===============================================  =====================================
-Direction  Outreach's "Result"                              Happenings an adapter emits -> final
+Direction  Outreach's "Result"                              Happenings a provider emits -> final
 =========  ===============================================  =====================================
 both       answered by the callee                           answered, ended -> completed
 both       caller cancels before callee or voicemail        caller_hung_up -> canceled

@@ -2,17 +2,18 @@
 
 The provider itself (what Twilio *is*: how to verify, how to parse) lives in its folder and the
 registry; a `ProviderConnection` is this organisation's installation of it: its webhook URL token,
-its secrets (encrypted) and its status.
+its secrets and setup values (encrypted) and its status.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 
 from django.db import models
 
-from integrations.registry import provider_choices
-from portal.encryption import EncryptedTextField
+from integrations.registry import is_known, provider_class
+from portal.encryption import EncryptedTextField, Secret
 from portal.tenancy.models import OrganizationOwned
 
 
@@ -21,13 +22,16 @@ def new_webhook_token() -> str:
 
 
 class ProviderConnection(OrganizationOwned):
-    kind = models.CharField(max_length=30, choices=provider_choices())
+    # A registry key (integrations/registry.py), checked by the setup form and the services
+    # rather than by choices here, so that adding a provider needs no migration.
+    kind = models.CharField(max_length=30)
     name = models.CharField(max_length=100)
     # The unguessable part of the webhook URL that tells us which connection is calling.
     webhook_token = models.CharField(max_length=64, unique=True, default=new_webhook_token)
     # Space-separated signing secrets, newest first; several while a secret is being rotated.
     webhook_secrets = EncryptedTextField(blank=True, default="")
-    # Provider credentials for placing calls (native adapters), as the adapter defines them.
+    # The provider's setup fields as the admin filled them in (its `setup_fields`): a JSON object
+    # of strings, encrypted whole because some are secrets (API keys, signing secrets).
     credentials = EncryptedTextField(blank=True, default="")
     is_active = models.BooleanField(default=True)
     created = models.DateTimeField(auto_now_add=True)
@@ -36,10 +40,24 @@ class ProviderConnection(OrganizationOwned):
         ordering = ["name"]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.get_kind_display()})"
+        return f"{self.name} ({self.provider_label})"
+
+    @property
+    def provider_label(self) -> str:
+        # A provider removed from EXTRA_PROVIDERS leaves its connections behind: name them by kind.
+        return provider_class(self.kind).label if is_known(self.kind) else self.kind
 
     def signing_secrets(self) -> list[str]:
         return self.webhook_secrets.reveal().split() if self.webhook_secrets else []
+
+    def setup_values(self) -> dict[str, str]:
+        """The setup fields' saved values, secret ones included: for the provider's own use.
+        Pages never show them back; the setup form leaves secret fields empty."""
+        text = self.credentials.reveal() if self.credentials else ""
+        return json.loads(text) if text else {}
+
+    def set_setup_values(self, values: dict[str, str]) -> None:
+        self.credentials = Secret(json.dumps(values, sort_keys=True) if values else "")
 
 
 class WebhookReceipt(models.Model):

@@ -3,9 +3,9 @@
 A provider lives in its own folder (`integrations/<kind>/provider.py`) and is registered by one
 line in `integrations/registry.py` (or, for providers that live elsewhere, by naming the class in
 the `EXTRA_PROVIDERS` setting). The class declares what the core needs to know without reading
-its code - its label, the content types its webhooks come in, the answer its provider expects,
-the fields an admin fills in to set it up and whether it wants a signing secret minted - and
-implements:
+its code - its label, what an admin does at the provider's end, the content types its webhooks
+come in, the answer its provider expects, the fields an admin fills in to set it up and its secret
+policy (whether we mint a signing secret for it, and how that secret rotates) - and implements:
 
 - `verify(request, connection)`: raise `WebhookRejected` unless the provider signed the request;
 - `parse(request, connection)`: the call events the request carries (`WebhookRejected` when
@@ -100,8 +100,11 @@ class Provider:
     """Base of every provider class; subclasses set the declarations and implement `verify`
     and `parse`, and may implement the capabilities."""
 
-    kind: ClassVar[str]
+    kind: ClassVar[str]  # the registry key and the webhook URL's `<kind>`: a slug, 30 at most
     label: ClassVar[str]
+    # Shown above the setup form: what the admin does at the provider's end (plain text; URLs
+    # become links).
+    instructions: ClassVar[str] = ""
     content_types: ClassVar[tuple[str, ...]] = ("application/json",)
     answer: ClassVar[WebhookAnswer] = WebhookAnswer.JSON
     setup_fields: ClassVar[tuple[SetupField, ...]] = ()
@@ -109,7 +112,18 @@ class Provider:
     # providers that sign with their own credentials (Twilio's auth token) say False.
     mints_signing_secret: ClassVar[bool] = False
 
+    # The secret policy, for providers with `mints_signing_secret`: the format of a new secret,
+    # and which secrets are accepted after a rotation or once the old ones are retired, given
+    # those accepted now (newest first). The core stores what they return, encrypted.
     def new_signing_secret(self) -> str:
+        raise NotImplementedError(f"{self.kind} does not mint signing secrets")
+
+    def rotate_signing_secrets(self, current: list[str]) -> list[str]:
+        """The secrets to accept after a rotation; the first is the new one, shown once."""
+        raise NotImplementedError(f"{self.kind} does not mint signing secrets")
+
+    def retire_signing_secrets(self, current: list[str]) -> list[str]:
+        """The secrets to accept once the provider signs with the newest only."""
         raise NotImplementedError(f"{self.kind} does not mint signing secrets")
 
     def verify(self, request: HttpRequest, connection: ProviderConnection) -> None:

@@ -1,14 +1,19 @@
-"""Installing a telephony provider for an organisation, and rotating its signing secret."""
+"""Installing a telephony provider for an organisation, changing its setup, rotating its secret.
+
+What a provider needs is its class's business (`integrations/provider.py`): these functions ask
+the registry for the class and store what it declares, so they name no provider.
+"""
 
 from __future__ import annotations
 
-import base64
-import secrets
 from typing import TYPE_CHECKING
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from integrations.models import ProviderConnection
+from integrations.provider import Provider
+from integrations.registry import is_known, provider_for
 from portal.audit.services import audit_record
 from portal.encryption import Secret
 
@@ -18,48 +23,89 @@ if TYPE_CHECKING:
     from portal.tenancy.models import Organization
 
 
-def new_signing_secret() -> str:
-    """A Standard Webhooks secret: `whsec_` and 32 random bytes in base64."""
-    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
-
-
 @transaction.atomic
 def provider_connection_create(
-    *, organization: Organization, kind: str, name: str, actor: AbstractBaseUser
-) -> tuple[ProviderConnection, str]:
-    """Returns the connection and its signing secret, which is shown once and stored encrypted."""
-    secret = new_signing_secret()
-    connection = ProviderConnection.objects.create(
-        organization=organization, kind=kind, name=name, webhook_secrets=secret
+    *,
+    organization: Organization,
+    kind: str,
+    name: str,
+    setup: dict[str, str],
+    actor: AbstractBaseUser,
+) -> tuple[ProviderConnection, str | None]:
+    """Returns the connection and, for a provider whose webhooks we sign with a secret we mint,
+    that secret: shown once, stored encrypted."""
+    if not is_known(kind):
+        raise ValidationError({"kind": f"No telephony provider '{kind}' is registered."})
+    provider = provider_for(kind)
+    _check_setup(provider, setup)
+    secret = provider.new_signing_secret() if provider.mints_signing_secret else None
+    connection = ProviderConnection(
+        organization=organization, kind=kind, name=name, webhook_secrets=secret or ""
     )
+    connection.set_setup_values(setup)
+    connection.save()
     audit_record(
         action="provider.create",
         organization=organization,
         actor=actor,
         target=connection,
-        data={"kind": kind, "name": name},
+        data={"kind": kind, "name": name, "setup_fields": sorted(setup)},
     )
     return connection, secret
+
+
+@transaction.atomic
+def provider_connection_update(
+    *, connection: ProviderConnection, name: str, setup: dict[str, str], actor: AbstractBaseUser
+) -> None:
+    """`setup` holds the fields to change; a field left out keeps its saved value (how a secret
+    the admin did not retype survives an edit)."""
+    locked = ProviderConnection.objects.select_for_update().get(pk=connection.pk)
+    saved = locked.setup_values()
+    values = {**saved, **setup}
+    _check_setup(provider_for(locked.kind), values)
+    locked.name = name
+    locked.set_setup_values(values)
+    locked.save(update_fields=["name", "credentials"])
+    audit_record(
+        action="provider.update",
+        organization=locked.organization,
+        actor=actor,
+        target=locked,
+        # Which fields changed, never their values: some are secrets.
+        data={"name": name, "changed": sorted(k for k in values if values[k] != saved.get(k))},
+    )
+
+
+def _check_setup(provider: Provider, values: dict[str, str]) -> None:
+    """The setup form checks each field; this keeps any other caller to the provider's fields."""
+    declared = {field.name: field for field in provider.setup_fields}
+    unknown = sorted(set(values) - set(declared))
+    missing = [f.label for f in declared.values() if f.required and not values.get(f.name)]
+    if unknown or missing:
+        raise ValidationError(
+            f"{provider.label}: unknown setup field(s) {unknown}, missing {missing}."
+        )
 
 
 @transaction.atomic
 def provider_connection_rotate_secret(
     *, connection: ProviderConnection, actor: AbstractBaseUser
 ) -> str:
-    """A new secret signs from now on; the previous ones keep verifying until retired, so the
-    provider can switch over without losing a webhook."""
+    """A new signing secret, as the provider's secret policy makes it; returned to be shown once.
+    Which older secrets keep verifying, and until when, is the policy's decision too."""
     locked = ProviderConnection.objects.select_for_update().get(pk=connection.pk)
-    secret = new_signing_secret()
-    locked.webhook_secrets = Secret(" ".join([secret, *locked.signing_secrets()]))
+    accepted = provider_for(locked.kind).rotate_signing_secrets(locked.signing_secrets())
+    locked.webhook_secrets = Secret(" ".join(accepted))
     locked.save(update_fields=["webhook_secrets"])
     audit_record(
         action="provider.secret_rotate",
         organization=locked.organization,
         actor=actor,
         target=locked,
-        data={"secrets_accepted": len(locked.signing_secrets())},
+        data={"secrets_accepted": len(accepted)},
     )
-    return secret
+    return accepted[0]
 
 
 @transaction.atomic
@@ -67,8 +113,8 @@ def provider_connection_retire_old_secrets(
     *, connection: ProviderConnection, actor: AbstractBaseUser
 ) -> None:
     locked = ProviderConnection.objects.select_for_update().get(pk=connection.pk)
-    newest = locked.signing_secrets()[:1]
-    locked.webhook_secrets = Secret(" ".join(newest))
+    accepted = provider_for(locked.kind).retire_signing_secrets(locked.signing_secrets())
+    locked.webhook_secrets = Secret(" ".join(accepted))
     locked.save(update_fields=["webhook_secrets"])
     audit_record(
         action="provider.secret_retire",

@@ -17,14 +17,12 @@ from portal.tenancy.models import Access
 
 
 class ProviderConnectionForm(forms.Form):
-    kind = forms.ChoiceField(choices=provider_choices(), label="Provider")
+    kind = forms.ChoiceField(choices=provider_choices, label="Provider")
     name = forms.CharField(max_length=100, help_text="So you can tell connections apart.")
 
 
 def webhook_url(connection: ProviderConnection) -> str:
-    path = reverse(
-        "webhook", kwargs={"provider": connection.kind, "token": connection.webhook_token}
-    )
+    path = reverse("webhook", kwargs={"kind": connection.kind, "token": connection.webhook_token})
     return settings.PUBLIC_BASE_URL + path
 
 
@@ -60,6 +58,7 @@ def provider_create(request: HttpRequest) -> HttpResponse:
         organization=request.organization,
         kind=form.cleaned_data["kind"],
         name=form.cleaned_data["name"],
+        setup={},
         actor=request.user,
     )
     return _page(request, new_secret=(connection, secret))

@@ -63,6 +63,10 @@ OUTREACH_TIMEOUT_SECONDS = env.float("OUTREACH_TIMEOUT_SECONDS", default=10.0)
 # provider can say: the `fetch_call_state` capability), at most once per this period.
 RECONCILE_AFTER_SECONDS = env.int("RECONCILE_AFTER_SECONDS", default=300)
 
+# Telephony provider classes beyond integrations/registry.py's, as dotted paths; each class's
+# `kind` is its key (integrations/registry.py).
+EXTRA_PROVIDERS = [path.strip() for path in env.list("EXTRA_PROVIDERS", default=[]) if path.strip()]
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",

@@ -22,7 +22,7 @@ organization_urlpatterns = [
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
-    path("hooks/<slug:provider>/<str:token>/", receive_webhook, name="webhook"),
+    path("hooks/<slug:kind>/<str:token>/", receive_webhook, name="webhook"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include(accounts_urls.api_urlpatterns)),

@@ -5,11 +5,17 @@ Headers: `webhook-id`, `webhook-timestamp` (Unix seconds, 5-minute tolerance) an
 `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`; several space-separated
 signatures are accepted, and a connection may hold several secrets, so secrets can rotate.
 The body format is documented in README.md ("The generic webhook").
+
+It is also the worked example of the seam (`integrations/provider.py`): no setup fields, a
+signing secret we mint, JSON in, JSON out, and neither optional capability (a phone system that
+only sends webhooks cannot be asked to dial or be asked about a call).
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import secrets
 from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
@@ -21,9 +27,8 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from calls.events import AgentIdentity, CallEvent, normalise_number
 from calls.rules import RECORDING_URL_MAX, VOICEMAIL_URL_MAX, Direction, Happening
-from integrations.adapter import WebhookRejected
 from integrations.models import ProviderConnection
-from integrations.provider import Provider
+from integrations.provider import Provider, WebhookAnswer, WebhookRejected
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -47,9 +52,29 @@ FIELDS = {
 }
 
 
-class GenericAdapter(Provider):
+class GenericProvider(Provider):
     kind = "generic"
     label = "Generic signed webhook"
+    instructions = (
+        "Your phone system POSTs call events to the connection's webhook URL, signed with its "
+        "secret as Standard Webhooks specifies (https://www.standardwebhooks.com/). The README "
+        "describes the event format."
+    )
+    content_types = ("application/json",)
+    answer = WebhookAnswer.JSON
+    mints_signing_secret = True
+
+    def new_signing_secret(self) -> str:
+        """A Standard Webhooks secret: `whsec_` and 32 random bytes in base64."""
+        return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+    def rotate_signing_secrets(self, current: list[str]) -> list[str]:
+        # The new secret signs from now on; the previous ones keep verifying until retired, so
+        # the phone system can switch over without a webhook being refused.
+        return [self.new_signing_secret(), *current]
+
+    def retire_signing_secrets(self, current: list[str]) -> list[str]:
+        return current[:1]
 
     def verify(self, request: HttpRequest, connection: ProviderConnection) -> None:
         headers = {
@@ -59,12 +84,12 @@ class GenericAdapter(Provider):
         missing = [name for name, value in headers.items() if not value]
         if missing:
             raise WebhookRejected(f"Missing header(s): {', '.join(missing)}.", status=401)
-        secrets = connection.signing_secrets()
-        if not secrets:
+        accepted = connection.signing_secrets()
+        if not accepted:
             raise WebhookRejected("This connection has no signing secret yet.", status=401)
         body = request.body.decode("utf-8", errors="replace")
         reason = "No signature matches any of this connection's secrets."
-        for secret in secrets:
+        for secret in accepted:
             try:
                 Webhook(secret).verify(body, headers, json_parse=False)
                 return
@@ -86,10 +111,13 @@ class GenericAdapter(Provider):
         if len(items) > MAX_EVENTS:
             raise WebhookRejected(f"At most {MAX_EVENTS} events per request.", status=413)
         region = connection.organization.default_region
-        return [_event(item, f"events[{i}]", region=region) for i, item in enumerate(items)]
+        return [
+            _event(item, f"events[{i}]", kind=self.kind, region=region)
+            for i, item in enumerate(items)
+        ]
 
 
-def _event(item: Any, where: str, *, region: str) -> CallEvent:
+def _event(item: Any, where: str, *, kind: str, region: str) -> CallEvent:
     if not isinstance(item, dict):
         raise WebhookRejected(f"{where} must be an object.", status=422)
     unknown = set(item) - FIELDS
@@ -114,7 +142,7 @@ def _event(item: Any, where: str, *, region: str) -> CallEvent:
         )
     return CallEvent(
         dedup_key=text("id", required=True, limit=200),
-        provider="generic",
+        provider=kind,
         provider_call_id=text("call_id", required=True, limit=200),
         direction=direction,
         happening=happening,
