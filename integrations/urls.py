@@ -8,6 +8,7 @@ from integrations import views
 organization_urlpatterns = [
     path("providers/", views.providers, name="providers"),
     path("providers/new/", views.provider_create, name="provider_create"),
+    path("providers/<int:connection_id>/edit/", views.provider_edit, name="provider_edit"),
     path(
         "providers/<int:connection_id>/rotate-secret/",
         views.provider_rotate_secret,

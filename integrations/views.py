@@ -1,29 +1,44 @@
-"""The organisation's telephony providers and the webhooks we refused from them."""
+"""The organisation's telephony providers and the webhooks we refused from them.
+
+The pages name no provider: the chooser lists the registry, the setup form is built from the
+chosen provider's `setup_fields`, and secret handling follows its `mints_signing_secret`.
+"""
 
 from __future__ import annotations
 
-from django import forms
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
 from integrations import services
+from integrations.forms import ProviderConnectionForm
 from integrations.models import ProviderConnection, WebhookReceipt
-from integrations.registry import provider_choices
+from integrations.provider import Provider
+from integrations.registry import is_known, provider_choices, provider_class, provider_for
 from portal.tenancy.access import organization_view
 from portal.tenancy.models import Access
 
 
-class ProviderConnectionForm(forms.Form):
-    kind = forms.ChoiceField(choices=provider_choices, label="Provider")
-    name = forms.CharField(max_length=100, help_text="So you can tell connections apart.")
+@dataclass(frozen=True)
+class ConnectionRow:
+    connection: ProviderConnection
+    webhook_url: str
+    mints_signing_secret: bool  # False too when its provider is no longer registered
+    secrets_accepted: int
 
 
 def webhook_url(connection: ProviderConnection) -> str:
     path = reverse("webhook", kwargs={"kind": connection.kind, "token": connection.webhook_token})
     return settings.PUBLIC_BASE_URL + path
+
+
+def _chosen_provider(kind: str | None) -> type[Provider]:
+    """The provider the setup form is for: the one asked for, else the registry's first."""
+    return provider_class(kind if kind and is_known(kind) else provider_choices()[0][0])
 
 
 def _page(
@@ -32,13 +47,26 @@ def _page(
     new_secret: tuple[ProviderConnection, str] | None = None,
     form: ProviderConnectionForm | None = None,
 ) -> HttpResponse:
-    connections = ProviderConnection.objects.for_organization(request.organization)
+    chosen = form.provider if form else _chosen_provider(request.GET.get("kind"))
+    rows = []
+    for connection in ProviderConnection.objects.for_organization(request.organization):
+        mints = is_known(connection.kind) and provider_class(connection.kind).mints_signing_secret
+        rows.append(
+            ConnectionRow(
+                connection=connection,
+                webhook_url=webhook_url(connection),
+                mints_signing_secret=mints,
+                secrets_accepted=len(connection.signing_secrets()),
+            )
+        )
     return render(
         request,
         "integrations/providers.html",
         {
-            "connections": [(c, webhook_url(c), len(c.signing_secrets())) for c in connections],
-            "form": form or ProviderConnectionForm(),
+            "rows": rows,
+            "provider_choices": provider_choices(),
+            "chosen": chosen(),
+            "form": form or ProviderConnectionForm(provider=chosen),
             "new_secret": new_secret,
         },
     )
@@ -51,17 +79,22 @@ def providers(request: HttpRequest) -> HttpResponse:
 
 @organization_view(access=Access.CONFIGURATION, methods=("POST",))
 def provider_create(request: HttpRequest) -> HttpResponse:
-    form = ProviderConnectionForm(request.POST)
+    form = ProviderConnectionForm(request.POST, provider=_chosen_provider(request.POST.get("kind")))
     if not form.is_valid():
         return _page(request, form=form)
     connection, secret = services.provider_connection_create(
         organization=request.organization,
         kind=form.cleaned_data["kind"],
         name=form.cleaned_data["name"],
-        setup={},
+        setup=form.setup_values(),
         actor=request.user,
     )
-    return _page(request, new_secret=(connection, secret))
+    if secret is not None:
+        return _page(request, new_secret=(connection, secret))
+    messages.success(
+        request, f"“{connection.name}” created: give your phone system its webhook URL below."
+    )
+    return redirect("providers", org=request.organization.slug)
 
 
 def _connection(request: HttpRequest, connection_id: int) -> ProviderConnection:
@@ -70,16 +103,58 @@ def _connection(request: HttpRequest, connection_id: int) -> ProviderConnection:
     )
 
 
+def _provider_of(connection: ProviderConnection) -> Provider:
+    if not is_known(connection.kind):
+        raise Http404(f"The provider '{connection.kind}' is no longer registered.")
+    return provider_for(connection.kind)
+
+
+@organization_view(access=Access.CONFIGURATION, methods=("GET", "POST"))
+def provider_edit(request: HttpRequest, connection_id: int) -> HttpResponse:
+    connection = _connection(request, connection_id)
+    provider = _provider_of(connection)
+    form = ProviderConnectionForm(
+        request.POST or None, provider=type(provider), connection=connection
+    )
+    if request.method == "POST" and form.is_valid():
+        services.provider_connection_update(
+            connection=connection,
+            name=form.cleaned_data["name"],
+            setup=form.setup_values(),
+            actor=request.user,
+        )
+        messages.success(request, f"“{form.cleaned_data['name']}” saved.")
+        return redirect("providers", org=request.organization.slug)
+    return render(
+        request,
+        "integrations/provider_edit.html",
+        {
+            "connection": connection,
+            "provider": provider,
+            "webhook_url": webhook_url(connection),
+            "form": form,
+        },
+    )
+
+
+def _minting_connection(request: HttpRequest, connection_id: int) -> ProviderConnection:
+    """A connection whose webhooks are signed with secrets we mint; others have none to rotate."""
+    connection = _connection(request, connection_id)
+    if not _provider_of(connection).mints_signing_secret:
+        raise Http404("This connection's provider signs with its own credentials.")
+    return connection
+
+
 @organization_view(access=Access.CONFIGURATION, methods=("POST",))
 def provider_rotate_secret(request: HttpRequest, connection_id: int) -> HttpResponse:
-    connection = _connection(request, connection_id)
+    connection = _minting_connection(request, connection_id)
     secret = services.provider_connection_rotate_secret(connection=connection, actor=request.user)
     return _page(request, new_secret=(connection, secret))
 
 
 @organization_view(access=Access.CONFIGURATION, methods=("POST",))
 def provider_retire_secrets(request: HttpRequest, connection_id: int) -> HttpResponse:
-    connection = _connection(request, connection_id)
+    connection = _minting_connection(request, connection_id)
     services.provider_connection_retire_old_secrets(connection=connection, actor=request.user)
     messages.success(request, f"Only the newest secret of “{connection.name}” is accepted now.")
     return redirect("providers", org=request.organization.slug)

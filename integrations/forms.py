@@ -1,0 +1,81 @@
+"""One setup form for every telephony provider, built from what its class declares."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from integrations.models import ProviderConnection
+from integrations.provider import Provider, SetupField
+from integrations.registry import provider_choices
+
+KEEP_SECRET = "Leave blank to keep the saved value."
+
+
+class ProviderConnectionForm(forms.Form):
+    """Name and the provider's `setup_fields`; on creation also the provider, whose fields the
+    form was built with (a hidden field: the page's provider chooser picks it).
+
+    Setup fields are prefixed (`setup_<name>`), so a provider may declare any field name. Secret
+    fields are password inputs that are never filled in: on an edit, left blank they keep the
+    saved value.
+    """
+
+    kind = forms.ChoiceField(choices=provider_choices, label="Provider", widget=forms.HiddenInput)
+    name = forms.CharField(max_length=100, help_text="So you can tell connections apart.")
+
+    def __init__(
+        self,
+        *args: Any,
+        provider: type[Provider],
+        connection: ProviderConnection | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.provider = provider
+        self.editing = connection is not None
+        saved = connection.setup_values() if connection is not None else {}
+        if connection is not None:
+            del self.fields["kind"]
+            self.fields["name"].initial = connection.name
+        else:
+            self.fields["kind"].initial = provider.kind
+        for setup in provider.setup_fields:
+            self.fields[f"setup_{setup.name}"] = self._field(setup, saved.get(setup.name, ""))
+
+    def _field(self, setup: SetupField, saved: str) -> forms.CharField:
+        if setup.secret:
+            return forms.CharField(
+                label=setup.label,
+                max_length=setup.max_length,
+                # A saved secret may stay as it is; a new connection needs it.
+                required=setup.required and not (self.editing and saved),
+                help_text=f"{setup.help_text} {KEEP_SECRET}".strip()
+                if self.editing
+                else setup.help_text,
+                widget=forms.PasswordInput(render_value=False),
+            )
+        return forms.CharField(
+            label=setup.label,
+            max_length=setup.max_length,
+            required=setup.required,
+            help_text=setup.help_text,
+            initial=saved,
+        )
+
+    def clean_kind(self) -> str:
+        # The fields were built for `provider`; another kind would skip its required ones.
+        if self.cleaned_data["kind"] != self.provider.kind:
+            raise forms.ValidationError("Choose the provider again: the form was for another.")
+        return self.cleaned_data["kind"]
+
+    def setup_values(self) -> dict[str, str]:
+        """The setup fields to save; a secret left blank on an edit is left out (kept)."""
+        values = {}
+        for setup in self.provider.setup_fields:
+            value = self.cleaned_data.get(f"setup_{setup.name}", "")
+            if setup.secret and self.editing and not value:
+                continue
+            values[setup.name] = value
+        return values
