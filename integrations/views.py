@@ -20,7 +20,7 @@ from integrations.models import ProviderConnection, WebhookReceipt
 from integrations.provider import Provider
 from integrations.registry import is_known, provider_choices, provider_class, provider_for
 from portal.tenancy.access import organization_view
-from portal.tenancy.models import Access
+from portal.tenancy.models import Access, Role
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,14 @@ class ConnectionRow:
 def webhook_url(connection: ProviderConnection) -> str:
     path = reverse("webhook", kwargs={"kind": connection.kind, "token": connection.webhook_token})
     return settings.PUBLIC_BASE_URL + path
+
+
+def sees_webhook_details(request: HttpRequest) -> bool:
+    """Webhook URLs carry the connection's token (anyone holding one can knock with it) and
+    refused bodies may carry callers' numbers: admins, support and platform staff see them,
+    reps do not."""
+    membership = request.membership  # type: ignore[attr-defined]
+    return membership is None or membership.role in (Role.ADMIN, Role.SUPPORT)
 
 
 def _chosen_provider(kind: str | None) -> type[Provider]:
@@ -64,6 +72,7 @@ def _page(
         "integrations/providers.html",
         {
             "rows": rows,
+            "sees_webhook_details": sees_webhook_details(request),
             "provider_choices": provider_choices(),
             "chosen": chosen(),
             "form": form or ProviderConnectionForm(provider=chosen),
@@ -176,4 +185,8 @@ def webhook_receipts(request: HttpRequest) -> HttpResponse:
     receipts = WebhookReceipt.objects.filter(
         organization_id=request.organization.pk
     ).select_related("connection")[:200]
-    return render(request, "integrations/webhook_receipts.html", {"receipts": receipts})
+    return render(
+        request,
+        "integrations/webhook_receipts.html",
+        {"receipts": receipts, "sees_webhook_details": sees_webhook_details(request)},
+    )

@@ -1,0 +1,104 @@
+"""The Telephony pages: who sees what of a connection, and the one setup form every provider
+gets from its class's declarations."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.db import connection as database
+from django.test import Client
+from django.urls import reverse
+
+from integrations.models import ProviderConnection
+from tests.conftest import Cast, make_user
+
+
+def signed_in(user: object) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def providers_page(cast: Cast, user: object) -> str:
+    url = reverse("providers", kwargs={"org": cast.org.slug})
+    return signed_in(user).get(url).content.decode()
+
+
+@pytest.fixture
+def pbx(cast: Cast) -> ProviderConnection:
+    return ProviderConnection.objects.create(organization=cast.org, kind="generic", name="PBX")
+
+
+def test_it_shows_webhook_urls_to_admins_and_support_but_not_to_reps(
+    cast: Cast, pbx: ProviderConnection
+) -> None:
+    assert pbx.webhook_token in providers_page(cast, cast.alice)
+    assert pbx.webhook_token in providers_page(cast, cast.sam)
+    staff = make_user("staff@callbridge.test", is_staff=True)  # platform support, read-only
+    assert pbx.webhook_token in providers_page(cast, staff)
+    page = providers_page(cast, cast.bob)
+    assert "PBX" in page and pbx.webhook_token not in page
+
+
+def test_it_shows_refused_bodies_to_admins_and_support_but_not_to_reps(
+    cast: Cast, pbx: ProviderConnection
+) -> None:
+    Client().post(
+        f"/hooks/generic/{pbx.webhook_token}/", '{"caller": "+14155550123"}', content_type="x/y"
+    )
+    url = reverse("webhook_receipts", kwargs={"org": cast.org.slug})
+    for user in (cast.alice, cast.sam):
+        assert "+14155550123" in signed_in(user).get(url).content.decode()
+    page = signed_in(cast.bob).get(url).content.decode()
+    assert "Content-Type must be application/json" in page and "+14155550123" not in page
+
+
+def test_it_names_no_provider_in_the_page_template() -> None:
+    from django.conf import settings
+
+    from integrations.registry import provider_choices
+
+    template = (settings.BASE_DIR / "templates/integrations/providers.html").read_text().lower()
+    for kind, label in provider_choices():
+        assert kind not in template and label.lower() not in template
+    assert "whsec" not in template and "standard webhooks" not in template
+
+
+def test_it_keeps_a_provider_connection_of_a_kind_no_longer_registered_visible(
+    cast: Cast,
+) -> None:
+    ProviderConnection.objects.create(organization=cast.org, kind="retired-pbx", name="Old PBX")
+    page = providers_page(cast, cast.alice)
+    assert "Old PBX" in page and "retired-pbx" in page
+    assert "New secret" not in page
+
+
+def test_it_lets_an_admin_rename_a_connection_and_audits_it(
+    cast: Cast, pbx: ProviderConnection
+) -> None:
+    url = reverse("provider_edit", kwargs={"org": cast.org.slug, "connection_id": pbx.pk})
+    assert signed_in(cast.alice).post(url, {"name": "Main PBX"}).status_code == 302
+    pbx.refresh_from_db()
+    assert pbx.name == "Main PBX"
+    assert signed_in(cast.sam).post(url, {"name": "Sam's PBX"}).status_code == 403
+
+
+def test_it_stores_the_setup_values_encrypted(cast: Cast, pbx: ProviderConnection) -> None:
+    pbx.set_setup_values({"api_key": "sk-live-123"})
+    pbx.save()
+    with database.cursor() as cursor:
+        cursor.execute(
+            "SELECT credentials FROM integrations_providerconnection WHERE id = %s", [pbx.pk]
+        )
+        stored = cursor.fetchone()[0]
+    assert "sk-live-123" not in stored
+    pbx.refresh_from_db()
+    assert pbx.setup_values() == {"api_key": "sk-live-123"}
+    assert json.loads(pbx.credentials.reveal()) == {"api_key": "sk-live-123"}
+
+
+def test_it_shows_the_connect_form_to_admins_only(cast: Cast) -> None:
+    assert "Create connection" in providers_page(cast, cast.alice)
+    assert "Create connection" not in providers_page(cast, cast.sam)
+    assert "Create connection" not in providers_page(cast, cast.bob)
