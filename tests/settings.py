@@ -25,6 +25,9 @@ TEST_ENVIRONMENT = {
     "OUTREACH_CLIENT_SECRET": "callbridge-dev-secret",
     "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
     "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+    # A provider no product file names, registered the way another package's would be; the
+    # server and worker processes the tests start inherit it with the rest.
+    "EXTRA_PROVIDERS": "tests.providers.fakephone.provider.FakePhoneProvider",
 }
 for _name, _value in TEST_ENVIRONMENT.items():
     os.environ.setdefault(_name, _value)

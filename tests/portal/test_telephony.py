@@ -11,6 +11,7 @@ from django.test import Client
 from django.urls import reverse
 
 from integrations.models import ProviderConnection
+from portal.audit.models import AuditEntry
 from tests.conftest import Cast, make_user
 
 
@@ -102,3 +103,90 @@ def test_it_shows_the_connect_form_to_admins_only(cast: Cast) -> None:
     assert "Create connection" in providers_page(cast, cast.alice)
     assert "Create connection" not in providers_page(cast, cast.sam)
     assert "Create connection" not in providers_page(cast, cast.bob)
+
+
+FAKEPHONE_SETUP = {
+    "setup_api_url": "http://127.0.0.1:9/",
+    "setup_api_key": "fp_key_that_must_not_show",
+    "setup_webhook_secret": "fpsig_secret_that_must_not_show",
+}
+
+
+def test_it_builds_the_setup_form_from_the_chosen_providers_fields(cast: Cast) -> None:
+    client = signed_in(cast.alice)
+    url = reverse("providers", kwargs={"org": cast.org.slug})
+    generic = client.get(url).content.decode()
+    assert "API key" not in generic and 'name="setup_' not in generic
+    page = client.get(url, {"kind": "fakephone"}).content.decode()
+    assert 'type="password" name="setup_api_key"' in page
+    assert 'type="password" name="setup_webhook_secret"' in page
+    assert 'type="text" name="setup_api_url"' in page
+    assert "FakePhone&#x27;s console" in page  # the class's instructions
+
+
+def test_it_creates_a_connection_with_its_setup_and_never_shows_the_secrets_again(
+    cast: Cast,
+) -> None:
+    client = signed_in(cast.alice)
+    response = client.post(
+        reverse("provider_create", kwargs={"org": cast.org.slug}),
+        {"kind": "fakephone", "name": "Fake PBX", **FAKEPHONE_SETUP},
+        follow=True,
+    )
+    page = response.content.decode()
+    connection = ProviderConnection.objects.get()
+    assert connection.kind == "fakephone"
+    assert connection.setup_values() == {
+        "api_url": "http://127.0.0.1:9/",
+        "api_key": "fp_key_that_must_not_show",
+        "webhook_secret": "fpsig_secret_that_must_not_show",
+    }
+    assert connection.signing_secrets() == []  # FakePhone made its own secret
+    assert "created" in page and connection.webhook_token in page
+    assert "must_not_show" not in page and "new-secret" not in page and "New secret" not in page
+    edit = reverse("provider_edit", kwargs={"org": cast.org.slug, "connection_id": connection.pk})
+    form = client.get(edit).content.decode()
+    assert "must_not_show" not in form and 'value="http://127.0.0.1:9/"' in form
+    assert "Leave blank to keep the saved value." in form
+    rotate = reverse(
+        "provider_rotate_secret", kwargs={"org": cast.org.slug, "connection_id": connection.pk}
+    )
+    assert client.post(rotate).status_code == 404
+
+
+def test_it_refuses_a_connection_without_its_required_setup(cast: Cast) -> None:
+    response = signed_in(cast.alice).post(
+        reverse("provider_create", kwargs={"org": cast.org.slug}),
+        {"kind": "fakephone", "name": "Fake PBX", "setup_api_url": "http://127.0.0.1:9/"},
+    )
+    assert response.status_code == 200 and "This field is required." in response.content.decode()
+    assert not ProviderConnection.objects.exists()
+
+
+def test_it_keeps_a_secret_left_blank_on_edit_and_audits_only_field_names(cast: Cast) -> None:
+    client = signed_in(cast.alice)
+    client.post(
+        reverse("provider_create", kwargs={"org": cast.org.slug}),
+        {"kind": "fakephone", "name": "Fake PBX", **FAKEPHONE_SETUP},
+    )
+    connection = ProviderConnection.objects.get()
+    edit = reverse("provider_edit", kwargs={"org": cast.org.slug, "connection_id": connection.pk})
+    response = client.post(
+        edit,
+        {
+            "name": "Fake PBX",
+            "setup_api_url": "http://127.0.0.1:10/",
+            "setup_api_key": "fp_new_key",
+            "setup_webhook_secret": "",
+        },
+    )
+    assert response.status_code == 302
+    connection.refresh_from_db()
+    assert connection.setup_values() == {
+        "api_url": "http://127.0.0.1:10/",
+        "api_key": "fp_new_key",
+        "webhook_secret": "fpsig_secret_that_must_not_show",
+    }
+    entry = AuditEntry.objects.get(action="provider.update")
+    assert entry.data["changed"] == ["api_key", "api_url"]
+    assert "fp_new_key" not in json.dumps(entry.data)
