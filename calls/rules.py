@@ -1,6 +1,6 @@
 """The Outreach call-state rules: the one place where the Voice Extensibility contract's rules live.
 
-Adapters turn a provider's events into *happenings*: what happened on the phone, not what to tell
+Provider classes turn their events into *happenings*: what happened on the phone, not what to tell
 Outreach. `plan_next_update` turns a call's direction and all its happenings so far into the next
 PATCH /calls/{id} to send, plus a verdict on every happening for support staff. It is pure: no
 Django, no clock, no I/O; the pipeline calls it again after every successful delivery.

@@ -23,7 +23,7 @@ PROVIDERS: dict[str, str] = {
 }
 
 # A kind is part of the webhook URL (`<slug:kind>`) and is stored in 30 characters.
-KIND = re.compile(r"[a-z0-9][a-z0-9_-]{0,29}")
+KIND_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,29}")
 
 
 def is_known(kind: str) -> bool:
@@ -78,7 +78,7 @@ def _load(dotted: str) -> type[Provider]:
         ) from error
     if not (isinstance(found, type) and issubclass(found, Provider)):
         raise ImproperlyConfigured(f"{dotted} is not a subclass of integrations.provider.Provider.")
-    if not KIND.fullmatch(getattr(found, "kind", "")) or not getattr(found, "label", ""):
+    if not KIND_PATTERN.fullmatch(getattr(found, "kind", "")) or not getattr(found, "label", ""):
         raise ImproperlyConfigured(
             f"{dotted} must declare a label and a kind of at most 30 lower-case letters, digits, "
             "'-' or '_' (the kind is part of its webhook URL)."

@@ -1,7 +1,7 @@
 """An independent oracle for calls.rules, written straight from Outreach's Voice Extensibility
 document (seed 000), sharing nothing with calls.rules but its enum values.
 
-- TABLE is the document's final-state table, each row as the happenings an adapter emits for it.
+- TABLE is the document's final-state table, each row as the happenings a provider emits for it.
 - StrictOutreach is Outreach as the document describes it: it refuses every update the document
   says it refuses, and a few more it says must not be sent, so a test fails on any violation.
 """
