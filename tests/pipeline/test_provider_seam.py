@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import httpx
 import pytest
+from django.conf import settings
 
 from calls.models import Call
+from calls.selectors import call_timeline
+from calls.tasks import ask_providers_about_quiet_calls
 from integrations.models import ProviderConnection
 from integrations.provider import PlaceCallRequest, Placed
 from integrations.registry import provider_for
@@ -136,3 +139,43 @@ def test_it_takes_a_provider_named_only_in_the_environment_from_setup_to_outreac
         401,
         {"error": "Signature does not match the webhook secret."},
     )
+
+
+def test_it_asks_the_provider_about_a_call_whose_last_webhook_was_lost(
+    pipeline: Pipeline,
+    web: str,
+    fake_phone: FakePhone,
+    clock_offset: Callable[[float], None],
+) -> None:
+    connection = ProviderConnection.objects.create(
+        organization=pipeline.organization, kind="fakephone", name="Office phones"
+    )
+    connection.set_setup_values(
+        {
+            "api_url": fake_phone.url,
+            "api_key": fake_phone.api_key,
+            "webhook_secret": fake_phone.webhook_secret,
+        }
+    )
+    connection.save()
+    fake_phone.webhook_url = f"{web}/hooks/fakephone/{connection.webhook_token}/"
+    incoming = fake_phone.call_in(from_="+14155550123", to="+12065550100", agent="rita@pbx.example")
+    fake_phone.happen(incoming.id, "ringing")
+    fake_phone.happen(incoming.id, "answered")
+    eventually(lambda: Call.objects.filter(provider_call_id=incoming.id, status="done").exists())
+    fake_phone.happen(incoming.id, "hangup", notify=False)  # its webhook never reaches us
+    call = Call.objects.get(provider_call_id=incoming.id)
+    assert pipeline.sandbox.call(call.outreach_call_id)["call"]["attributes"]["state"] == (
+        "in progress"
+    )
+
+    clock_offset(settings.RECONCILE_AFTER_SECONDS + 5)  # the call has been quiet long enough
+    ask_providers_about_quiet_calls.delay()  # what beat does every minute, on the real worker
+
+    eventually(lambda: Call.objects.get(pk=call.pk).final_state == "completed", timeout=30)
+    eventually(lambda: Call.objects.get(pk=call.pk).status == "done")
+    attributes = pipeline.sandbox.call(call.outreach_call_id)["call"]["attributes"]
+    assert attributes["state"] == "completed"
+    asked = [entry for entry in call_timeline(call=call) if entry.title == "call.provider_asked"]
+    assert len(asked) == 1 and asked[0].data["new_events"] == 1
+    assert refusals(pipeline.sandbox) == []
