@@ -4,6 +4,10 @@ Outreach allows 10,000 requests per user per hour and answers 429 beyond that (s
 Each request first spends one unit of its user's budget for the current clock hour with a single
 atomic upsert; Outreach's own X-RateLimit-Remaining and a 429's Retry-After then correct our
 count, since Outreach's window need not start on the hour.
+
+A budget belongs to one Outreach user *of one Outreach org*: Outreach's user ids are small
+integers counted per org, so "user 1" exists in most orgs, and keying by the user id alone let
+one tenant's traffic or 429 hold back every other tenant's user 1.
 """
 
 from __future__ import annotations
@@ -21,9 +25,10 @@ WINDOW = timedelta(hours=1)
 _TABLE = OutreachRateWindow._meta.db_table
 
 _SPEND = f"""
-INSERT INTO {_TABLE} (outreach_user_id, window_start, used)
-VALUES (%s, %s, 1)
-ON CONFLICT (outreach_user_id, window_start) DO UPDATE SET used = {_TABLE}.used + 1
+INSERT INTO {_TABLE} (outreach_org_id, outreach_user_id, window_start, used)
+VALUES (%s, %s, %s, 1)
+ON CONFLICT (outreach_org_id, outreach_user_id, window_start)
+DO UPDATE SET used = {_TABLE}.used + 1
 RETURNING used, blocked_until
 """  # noqa: S608 - the table name is ours, the values are parameters
 
@@ -32,12 +37,14 @@ def _window_start(now: datetime) -> datetime:
     return now.replace(minute=0, second=0, microsecond=0)
 
 
-def budget_spend(*, outreach_user_id: str, now: datetime | None = None) -> None:
+def budget_spend(
+    *, outreach_org_id: str, outreach_user_id: str, now: datetime | None = None
+) -> None:
     """Count one request, or raise OutreachRateLimited (transient) if the budget is spent."""
     now = now or timezone.now()
     start = _window_start(now)
     with connection.cursor() as cursor:
-        cursor.execute(_SPEND, [outreach_user_id, start])
+        cursor.execute(_SPEND, [outreach_org_id, outreach_user_id, start])
         used, blocked_until = cursor.fetchone()
     if blocked_until is not None and blocked_until > now:
         wait = (blocked_until - now).total_seconds()
@@ -54,6 +61,7 @@ def budget_spend(*, outreach_user_id: str, now: datetime | None = None) -> None:
 
 def budget_observe(
     *,
+    outreach_org_id: str,
     outreach_user_id: str,
     remaining: int | None = None,
     retry_after: float | None = None,
@@ -65,10 +73,14 @@ def budget_observe(
     if remaining is not None:
         used_at_least = max(0, HOURLY_LIMIT - remaining)
         OutreachRateWindow.objects.filter(
-            outreach_user_id=outreach_user_id, window_start=start, used__lt=used_at_least
+            outreach_org_id=outreach_org_id,
+            outreach_user_id=outreach_user_id,
+            window_start=start,
+            used__lt=used_at_least,
         ).update(used=used_at_least)
     if retry_after is not None:
         OutreachRateWindow.objects.update_or_create(
+            outreach_org_id=outreach_org_id,
             outreach_user_id=outreach_user_id,
             window_start=start,
             defaults={"blocked_until": now + timedelta(seconds=retry_after)},

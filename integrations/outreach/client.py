@@ -1,10 +1,11 @@
 """The one Outreach API client, used by everything that talks to Outreach's REST API (v2).
 
 Every request: a valid token from the connection (refreshed under its row lock when it expires
-soon), one unit of the token user's shared hourly budget, JSON:API headers, connect and read
-timeouts, and an `Attempt` recorded whatever happens. A 401 refreshes the token once and tries
-again. Failures are typed (errors.py): 4xx other than 401/408/429 are permanent; 5xx, timeouts,
-connection errors, 401 and 429 are transient, 429 with the wait Outreach asked for.
+soon), one unit of the token user's shared hourly budget (budget.py: per Outreach org and user),
+JSON:API headers, connect and read timeouts, and an `Attempt` recorded whatever happens. A 401
+refreshes the token once and tries again. Failures are typed (errors.py): 4xx other than
+401/408/429 are permanent; 5xx, timeouts, connection errors, 401 and 429 are transient, 429 with
+the wait Outreach asked for.
 
 No row lock is held during an API request; the only lock, the refresh's, is bounded by the token
 endpoint's own timeout.
@@ -324,12 +325,16 @@ class OutreachClient:
         body: dict[str, Any] | None = None,
     ) -> OutreachResponse:
         attempts: list[Attempt] = []
+        # A connection's requests spend its Outreach user's budget in its Outreach org.
+        budgeted = self.connection if self.connection and self.connection.outreach_user_id else None
         for may_refresh in (True, False):
-            user_id = self.connection.outreach_user_id if self.connection else None
             with _after(attempts):
                 token = self._token()
-                if user_id:
-                    budget_spend(outreach_user_id=user_id)
+                if budgeted is not None:
+                    budget_spend(
+                        outreach_org_id=budgeted.outreach_org_id,
+                        outreach_user_id=budgeted.outreach_user_id,
+                    )
             response, document, attempt = send(
                 self._http,
                 method,
@@ -351,8 +356,8 @@ class OutreachClient:
                     permanent=False,
                     attempts=attempts,
                 )
-            if user_id:
-                self._observe_limits(user_id, response)
+            if budgeted is not None:
+                self._observe_limits(budgeted, response)
             if response.status_code == 401 and may_refresh and self.connection is not None:
                 with _after(attempts):
                     connection_refresh(connection=self.connection, stale_access_token=token)
@@ -369,10 +374,11 @@ class OutreachClient:
         return connection_access_token(connection=self.connection)
 
     @staticmethod
-    def _observe_limits(user_id: str, response: httpx.Response) -> None:
+    def _observe_limits(connection: OutreachConnection, response: httpx.Response) -> None:
         remaining = response.headers.get("X-RateLimit-Remaining", "")
         budget_observe(
-            outreach_user_id=user_id,
+            outreach_org_id=connection.outreach_org_id,
+            outreach_user_id=connection.outreach_user_id,
             remaining=int(remaining) if remaining.isdigit() else None,
             retry_after=retry_after(response) if response.status_code == 429 else None,
         )

@@ -117,8 +117,10 @@ class OutreachRateWindow(models.Model):
     """Requests made for one Outreach user in one clock hour, shared by every worker.
 
     Outreach allows 10,000 requests per user per hour; counting here lets every worker stop
-    before Outreach answers 429 (`blocked_until` carries a 429's Retry-After to them all)."""
+    before Outreach answers 429 (`blocked_until` carries a 429's Retry-After to them all).
+    Keyed by Outreach org too: user ids are only unique within an org (see budget.py)."""
 
+    outreach_org_id = models.CharField(max_length=100)
     outreach_user_id = models.CharField(max_length=100)
     window_start = models.DateTimeField()
     used = models.PositiveIntegerField(default=0)
@@ -127,9 +129,11 @@ class OutreachRateWindow(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["outreach_user_id", "window_start"], name="one_outreach_rate_window"
+                fields=["outreach_org_id", "outreach_user_id", "window_start"],
+                name="one_outreach_rate_window_per_org_user",
             )
         ]
 
     def __str__(self) -> str:
-        return f"{self.outreach_user_id} @ {self.window_start:%Y-%m-%d %H:00}: {self.used}"
+        who = f"{self.outreach_org_id}/{self.outreach_user_id}"
+        return f"{who} @ {self.window_start:%Y-%m-%d %H:00}: {self.used}"

@@ -20,7 +20,7 @@ from integrations.outreach.client import (
     update_attributes,
 )
 from integrations.outreach.errors import OutreachError, OutreachRateLimited
-from integrations.outreach.models import OutreachRateWindow
+from integrations.outreach.models import OutreachConnection, OutreachRateWindow
 from outreach_sandbox import SandboxControl
 from tests.conftest import Cast
 from tests.outreach.conftest import OutreachCast
@@ -178,6 +178,35 @@ def test_it_stops_at_the_hourly_budget_shared_by_all_workers(
 
     assert 0 < raised.value.retry_after <= 3600
     assert len(outreach_paths(sandbox)) == seen
+
+
+def test_it_keeps_one_tenants_429_from_holding_back_another_tenants_user_with_the_same_id(
+    cast: Cast, sandbox: SandboxControl, outreach: OutreachCast
+) -> None:
+    alices = seed_connection(sandbox, organization=cast.org, outreach_user=outreach.olga)
+    mallorys = seed_connection(sandbox, organization=cast.mallory_org, outreach_user=outreach.otto)
+    # Outreach numbers users within each org, so both orgs have a "user 1" (the sandbox numbers
+    # them across orgs: give Otto Olga's id as Outreach would).
+    OutreachConnection.objects.filter(pk=mallorys.pk).update(
+        outreach_user_id=alices.outreach_user_id
+    )
+    mallorys.refresh_from_db()
+    sandbox.rate_limit_next(retry_after=600, path_prefix="/api/v2/users")
+
+    with pytest.raises(OutreachRateLimited):
+        OutreachClient(connection=mallorys).find_user_by_email("otto@other.example")
+    with pytest.raises(OutreachRateLimited) as held:  # Mallory's user waits ten minutes...
+        OutreachClient(connection=mallorys).whoami()
+    assert held.value.attempts == [] and held.value.retry_after > 590
+
+    # ...and Alice's user, with the same id in another Outreach org, does not wait at all.
+    identity, response = OutreachClient(connection=alices).whoami()
+    assert identity.org_id == outreach.org_guid and response.attempt.status == 200
+    windows = OutreachRateWindow.objects.filter(outreach_user_id=alices.outreach_user_id)
+    assert {(w.outreach_org_id, w.blocked_until is not None) for w in windows} == {
+        (outreach.org_guid, False),
+        (outreach.other_org_guid, True),
+    }
 
 
 def test_it_counts_every_request_in_the_shared_budget(client: OutreachClient) -> None:

@@ -272,6 +272,7 @@ def test_it_does_not_count_a_request_our_budget_held_back_towards_the_back_off(
 ) -> None:
     connection = OutreachConnection.objects.get()
     OutreachRateWindow.objects.create(
+        outreach_org_id=connection.outreach_org_id,
         outreach_user_id=connection.outreach_user_id,
         window_start=timezone.now().replace(minute=0, second=0, microsecond=0),
         used=0,
