@@ -35,7 +35,7 @@ from integrations.outreach.selectors import connection_is_usable
 from integrations.outreach.signals import connection_reactivated
 from portal.audit.services import audit_record
 from portal.encryption import Secret
-from portal.tenancy.models import Organization
+from portal.tenancy.models import Membership, Organization, Role
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -76,7 +76,7 @@ def connection_connect(
     """Save (or renew) a connection from a completed authorisation. All or nothing."""
     # One connect at a time per organisation, so the Outreach org checks below cannot race.
     Organization.objects.select_for_update().get(pk=organization.pk)
-    _link_outreach_org(organization=organization, identity=identity)
+    _link_outreach_org(organization=organization, identity=identity, actor=actor)
     owner = rep if kind == ConnectionKind.USER else None
     _refuse_duplicate_rep(organization=organization, rep=owner, identity=identity)
     existing = (
@@ -130,7 +130,9 @@ def connection_connect(
     return connection_row
 
 
-def _link_outreach_org(*, organization: Organization, identity: OutreachIdentity) -> None:
+def _link_outreach_org(
+    *, organization: Organization, identity: OutreachIdentity, actor: AbstractBaseUser
+) -> None:
     link = OutreachOrg.objects.filter(organization=organization).first()
     if link is not None:
         if link.outreach_org_id != identity.org_id:
@@ -139,6 +141,19 @@ def _link_outreach_org(*, organization: Organization, identity: OutreachIdentity
                 f"belongs to another Outreach org. Sign in to Outreach with an account of “{link}”."
             )
         return
+    # Binding decides which Outreach org every call of the organisation goes to, and an Outreach
+    # org can be bound only once: only an admin may do it, whichever connection they make. A
+    # rep's own connection joins the Outreach org an admin chose.
+    is_admin = (
+        Membership.objects.for_organization(organization)
+        .filter(user=actor, role=Role.ADMIN)
+        .exists()
+    )
+    if not is_admin:
+        raise ConnectRefused(
+            f"{organization} is not connected to an Outreach org yet: an admin connects it first "
+            "on the organisation's Outreach page, then you can connect your own Outreach user."
+        )
     already_taken = ConnectRefused(
         f"The Outreach org “{identity.org_name or identity.org_id}” is already connected to "
         "another Callbridge organisation. An Outreach org can be connected to only one."
@@ -176,11 +191,13 @@ def _refuse_duplicate_rep(
 
 
 @transaction.atomic
-def connection_disconnect(*, connection: OutreachConnection, actor: AbstractBaseUser) -> None:
+def connection_disconnect(
+    *, connection: OutreachConnection, actor: AbstractBaseUser, reason: str = ""
+) -> None:
     """Stop using a connection and forget its tokens. The row stays, for the history."""
     connection.access_token = Secret("")
     connection.refresh_token = Secret("")
-    _set_status(connection, ConnectionStatus.REVOKED, f"Disconnected by {actor.email}.")
+    _set_status(connection, ConnectionStatus.REVOKED, reason or f"Disconnected by {actor.email}.")
     connection.save()
     remaining = (
         OutreachConnection.objects.for_organization(connection.organization)
@@ -195,8 +212,41 @@ def connection_disconnect(*, connection: OutreachConnection, actor: AbstractBase
         organization=connection.organization,
         actor=actor,
         target=connection,
-        data={"kind": connection.kind, "outreach_user_id": connection.outreach_user_id},
+        data={
+            "kind": connection.kind,
+            "outreach_user_id": connection.outreach_user_id,
+            "reason": connection.status_reason,
+        },
     )
+
+
+def on_member_removed(
+    sender: object,
+    organization: Organization,
+    user: AbstractBaseUser,
+    actor: AbstractBaseUser,
+    **kwargs: object,
+) -> None:
+    connections_disconnect_member(organization=organization, user=user, actor=actor)
+
+
+def connections_disconnect_member(
+    *, organization: Organization, user: AbstractBaseUser, actor: AbstractBaseUser
+) -> None:
+    """A person leaving an organisation takes their own Outreach user with them: their calls
+    then go out with the organisation's connection (selectors.connection_for_call)."""
+    own = (
+        OutreachConnection.objects.for_organization(organization)
+        .filter(kind=ConnectionKind.USER, user=user)
+        .exclude(status=ConnectionStatus.REVOKED)
+        .first()
+    )
+    if own is not None:
+        connection_disconnect(
+            connection=own,
+            actor=actor,
+            reason=f"{user.email} left {organization} (removed by {actor.email}).",
+        )
 
 
 def connection_access_token(*, connection: OutreachConnection) -> Secret:

@@ -22,4 +22,9 @@ organization_urlpatterns = [
     path("outreach/", views.outreach_page, name="outreach"),
     path("outreach/connect/", views.outreach_connect, name="outreach_connect"),
     path("outreach/disconnect/", views.outreach_disconnect, name="outreach_disconnect"),
+    path(
+        "outreach/reps/<int:outreach_connection_id>/disconnect/",
+        views.outreach_rep_disconnect,
+        name="outreach_rep_disconnect",
+    ),
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
@@ -53,6 +53,25 @@ def outreach_disconnect(request: HttpRequest) -> HttpResponse:
         connection_disconnect(connection=connection, actor=request.user)
         messages.success(
             request, "Outreach disconnected. Calls now need each rep's own connection."
+        )
+    return redirect("outreach", org=organization.slug)
+
+
+@organization_view(access=Access.CONFIGURATION, methods=("POST",))
+def outreach_rep_disconnect(request: HttpRequest, outreach_connection_id: int) -> HttpResponse:
+    """An admin takes a rep's own connection out of use (a rep who left, a wrong Outreach
+    user); the rep's calls then go out with the organisation's connection."""
+    organization = request.organization
+    connection = get_object_or_404(
+        OutreachConnection.objects.for_organization(organization).filter(kind=ConnectionKind.USER),
+        pk=outreach_connection_id,
+    )
+    if connection.status != ConnectionStatus.REVOKED:
+        connection_disconnect(connection=connection, actor=request.user)
+        messages.success(
+            request,
+            f"The Outreach connection of {connection.user.email} is disconnected; their calls "
+            "now go out with the organisation's connection.",
         )
     return redirect("outreach", org=organization.slug)
 

@@ -21,6 +21,7 @@ from portal.tenancy.models import (
     Role,
     hash_token,
 )
+from portal.tenancy.signals import member_removed
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractUser
@@ -215,3 +216,6 @@ def membership_remove(*, membership: Membership, actor: AbstractUser) -> None:
         data={"role": membership.role},
     )
     membership.delete()
+    member_removed.send(
+        sender=Membership, organization=membership.organization, user=membership.user, actor=actor
+    )

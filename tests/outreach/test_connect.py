@@ -90,6 +90,7 @@ def test_it_connects_the_organisation_through_outreachs_authorize_page(
 def test_it_lets_a_rep_connect_their_own_outreach_user_from_their_settings(
     cast: Cast, sandbox: SandboxControl, outreach: OutreachCast
 ) -> None:
+    connect(client_for(cast.alice), org_connect_url(cast), user_id=str(outreach.olga["id"]))
     bob = client_for(cast.bob)
     response = connect(bob, my_connect_url(cast), user_id=str(outreach.rob["id"]))
 

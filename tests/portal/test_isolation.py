@@ -14,6 +14,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from calls.models import AgentMapping, Call
 from integrations.models import ProviderConnection
+from integrations.outreach.models import ConnectionKind, OutreachConnection
 from portal.audit.models import AuditEntry
 from portal.tenancy.models import Access, Invitation, Membership, Role, hash_token
 from tests.conftest import Cast, make_user
@@ -44,6 +45,18 @@ def parameter_fillers(cast: Cast) -> dict[str, Callable[[], object]]:
         ),
         "connection_id": lambda: (
             ProviderConnection.objects.create(organization=cast.org, kind="generic", name="PBX").pk
+        ),
+        "outreach_connection_id": lambda: (
+            OutreachConnection.objects.create(
+                organization=cast.org,
+                kind=ConnectionKind.USER,
+                user=cast.bob,
+                outreach_user_id="7",
+                outreach_org_id="org-1",
+                access_token="a",
+                refresh_token="r",
+                expires_at="2999-01-01T00:00:00Z",
+            ).pk
         ),
         "call_id": lambda: (
             Call.objects.create(

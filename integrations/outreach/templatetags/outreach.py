@@ -7,9 +7,9 @@ from typing import Any
 
 from django import template
 
-from integrations.outreach.models import ConnectionKind, OutreachConnection
+from integrations.outreach.models import ConnectionKind, OutreachConnection, OutreachOrg
 from integrations.outreach.selectors import connections_needing_reauth_for
-from portal.tenancy.models import Membership
+from portal.tenancy.models import Membership, Role
 
 register = template.Library()
 
@@ -31,7 +31,21 @@ def outreach_my_connections(context: template.Context) -> dict[str, Any]:
         c.organization_id: c
         for c in OutreachConnection.objects.filter(user=user, kind=ConnectionKind.USER)
     }
+    bound = set(
+        OutreachOrg.objects.filter(
+            organization__in=[m.organization_id for m in memberships]
+        ).values_list("organization_id", flat=True)
+    )
     return {
-        "rows": [(m.organization, connections.get(m.organization_id)) for m in memberships],
+        # Whether the person may connect: only an admin binds an organisation to an Outreach org
+        # (services.connection_connect), so a rep waits until one has.
+        "rows": [
+            (
+                m.organization,
+                connections.get(m.organization_id),
+                m.organization_id in bound or m.role == Role.ADMIN,
+            )
+            for m in memberships
+        ],
         "csrf_token": context.get("csrf_token"),
     }
