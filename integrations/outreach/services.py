@@ -249,6 +249,62 @@ def connections_disconnect_member(
         )
 
 
+class MoveRefused(Exception):
+    """An Outreach org that cannot be moved; the message says why."""
+
+
+@transaction.atomic
+def outreach_org_move(
+    *, outreach_org: OutreachOrg, to: Organization, actor: AbstractBaseUser, reason: str
+) -> int:
+    """Platform staff's repair of an Outreach org bound to the wrong organisation: the link moves
+    to `to`, and every connection the old organisation made to it is disconnected (its tokens
+    were granted to the wrong tenant), so its calls stop reaching that Outreach org at once. The
+    new organisation's admin then connects. Audited in both organisations. Returns how many
+    connections were disconnected."""
+    source = outreach_org.organization
+    if to.pk == source.pk:
+        raise MoveRefused(f"The Outreach org “{outreach_org}” already belongs to {to}.")
+    # Both organisations locked, in a fixed order, as a connect locks its organisation.
+    list(Organization.objects.select_for_update().filter(pk__in=[source.pk, to.pk]).order_by("pk"))
+    if OutreachOrg.objects.filter(organization=to).exists():
+        raise MoveRefused(
+            f"{to} is already connected to an Outreach org; an admin of {to} disconnects it first."
+        )
+    OutreachOrg.objects.filter(pk=outreach_org.pk).update(organization=to)
+    outreach_org.refresh_from_db()
+    moved_away = (
+        OutreachConnection.objects.for_organization(source)
+        .exclude(status=ConnectionStatus.REVOKED)
+        .order_by("pk")
+    )
+    disconnected = 0
+    for connection_row in moved_away:
+        connection_disconnect(
+            connection=connection_row,
+            actor=actor,
+            reason=f"The Outreach org “{outreach_org}” was moved to another organisation by "
+            f"platform staff ({actor.email}).",
+        )
+        disconnected += 1
+    data = {
+        "outreach_org_id": outreach_org.outreach_org_id,
+        "outreach_org_name": outreach_org.name,
+        "from_organization": {"id": source.pk, "name": source.name},
+        "to_organization": {"id": to.pk, "name": to.name},
+        "connections_disconnected": disconnected,
+        "reason": reason,
+    }
+    for organization, action in (
+        (source, "outreach.org_moved_away"),
+        (to, "outreach.org_moved_in"),
+    ):
+        audit_record(
+            action=action, organization=organization, actor=actor, target=outreach_org, data=data
+        )
+    return disconnected
+
+
 def connection_access_token(*, connection: OutreachConnection) -> Secret:
     """A valid access token, refreshed first when it expires within REFRESH_MARGIN."""
     if not connection_is_usable(connection=connection):
