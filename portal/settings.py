@@ -141,6 +141,12 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- Cache ------------------------------------------------------------------------------------
+# Sign-in limits (allauth's rate limits) and the readiness answer live here, so every web process
+# must share it: Redis in production (`redis://host:6379/1`, another database than the broker's).
+# The quick start's default is a file cache under var/, shared by its processes on one machine.
+CACHES = {"default": env.cache_url("CACHE_URL", default=f"filecache://{VAR_DIR / 'cache'}")}
+
 # --- Celery -----------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
@@ -217,6 +223,12 @@ SOCIALACCOUNT_ADAPTER = "integrations.outreach.adapter.OutreachConnectAdapter"
 SOCIALACCOUNT_PROVIDERS = {
     "outreach": {"APPS": [{"client_id": OUTREACH_CLIENT_ID, "secret": OUTREACH_CLIENT_SECRET}]}
 }
+# Behind a proxy every request comes from the proxy's address: allauth's per-IP limits then need
+# to know how many proxies of ours append to X-Forwarded-For (the client is the address that
+# many from the right), or which header a proxy puts the client's address in. Both are ignored
+# when unset, because a client can write those headers itself.
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int("ALLAUTH_TRUSTED_PROXY_COUNT", default=0)
+ALLAUTH_TRUSTED_CLIENT_IP_HEADER = env.str("ALLAUTH_TRUSTED_CLIENT_IP_HEADER", default="") or None
 LOGIN_REDIRECT_URL = "home"
 LOGIN_URL = "account_login"
 

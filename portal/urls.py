@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
@@ -10,6 +11,11 @@ from integrations.webhooks import receive_webhook
 from portal import health
 from portal.accounts import urls as accounts_urls
 from portal.tenancy import urls as tenancy_urls
+
+# The Django admin reads every tenant, so it has no sign-in of its own: anyone not signed in is
+# sent to the portal's (allauth: rate-limited, verified email in production), and only staff
+# get in. Its own login form never checked a limit.
+admin.site.login = secure_admin_login(admin.site.login)
 
 # Every page of one organisation lives under /o/<org>/ and is an @organization_view.
 organization_urlpatterns = [

@@ -10,10 +10,18 @@ import pytest
 from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser
+from django.core.cache import cache
 
 from portal.tenancy.models import Membership, Organization, Role
 
 PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(autouse=True)
+def empty_cache() -> None:
+    """Sign-in limits and the readiness answer live in the shared cache (Redis, shared with the
+    server processes tests start): each test starts without another's."""
+    cache.clear()
 
 
 def make_user(email: str, **extra: object) -> AbstractUser:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import random
 
+_BROKER_DB, _CACHE_DB = random.sample(range(1, 16), 2)
 TEST_ENVIRONMENT = {
     "DEBUG": "off",
     "SECRET_KEY": "test-secret-key-not-for-production-0123456789abcdefghijklmnop",
@@ -18,7 +19,10 @@ TEST_ENVIRONMENT = {
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/callbridge",
     # A Redis database of its own per test run, so runs on one machine never take each other's
     # tasks (child processes inherit it through the environment).
-    "CELERY_BROKER_URL": f"redis://127.0.0.1:6379/{random.randint(1, 15)}",
+    "CELERY_BROKER_URL": f"redis://127.0.0.1:6379/{_BROKER_DB}",
+    # The shared cache (sign-in limits, readiness) in another database: tests clear it, and
+    # clearing a Redis cache empties its whole database.
+    "CACHE_URL": f"redis://127.0.0.1:6379/{_CACHE_DB}",
     "SECURE_SSL_REDIRECT": "off",
     # The sandbox's default OAuth client (outreach_sandbox/options.py).
     "OUTREACH_CLIENT_ID": "callbridge-dev",
