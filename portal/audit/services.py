@@ -34,12 +34,22 @@ def audit_entry(
     actor_id = getattr(actor, "pk", None)
     return AuditEntry(
         organization_id=organization.pk if organization else None,
-        organization_label=organization.name if organization else "",
+        organization_label=_fit("organization_label", organization.name if organization else ""),
         actor_id=actor_id,
-        actor_label=getattr(actor, "email", "") if actor_id else "system",
+        actor_label=_fit("actor_label", getattr(actor, "email", "") if actor_id else "system"),
         action=action,
         target_type=target._meta.label if target is not None else "",
         target_id=str(target.pk) if target is not None else "",
-        target_label=target_label or (str(target) if target is not None else ""),
+        target_label=_fit(
+            "target_label", target_label or (str(target) if target is not None else "")
+        ),
         data=data or {},
     )
+
+
+def _fit(field: str, label: str) -> str:
+    """A label cut to its column, marked with an ellipsis: labels come from what people typed
+    (an email address, a provider's call id), and a label too long for PostgreSQL's column must
+    not lose the entry, nor fail the change it records."""
+    limit = AuditEntry._meta.get_field(field).max_length
+    return label if len(label) <= limit else label[: limit - 1] + "…"

@@ -3,9 +3,13 @@ from __future__ import annotations
 import pytest
 from django.db import connection, transaction
 from django.db.utils import DatabaseError
+from django.test import Client
+from django.urls import reverse
 
 from portal.audit.models import AuditEntry
 from portal.audit.services import audit_record
+from portal.tenancy.models import Invitation, Role
+from tests.conftest import Cast
 
 
 def test_it_refuses_a_raw_sql_update_of_the_audit_trail(db: None) -> None:
@@ -32,3 +36,21 @@ def test_it_refuses_changes_through_the_orm(db: None) -> None:
         entry.save()
     with pytest.raises(TypeError):
         AuditEntry.objects.all().delete()
+
+
+def test_it_cuts_a_label_too_long_for_its_column_instead_of_failing(cast: Cast) -> None:
+    # 214 characters: a valid address, longer than the audit trail's 200-character label.
+    email = "dora.long.name@" + ".".join(["a" * 63, "b" * 63, "c" * 63]) + ".example"
+    alice = Client()
+    alice.force_login(cast.alice)
+
+    response = alice.post(
+        reverse("invitation_create", kwargs={"org": cast.org.slug}),
+        {"email": email, "role": Role.MEMBER},
+    )
+
+    assert response.status_code == 302
+    assert Invitation.objects.get(organization=cast.org).email == email
+    entry = AuditEntry.objects.get(action="invitation.create")
+    assert len(entry.target_label) == 200
+    assert entry.target_label == email[:199] + "…"
