@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "integrations.outreach",
     "integrations.outreach.provider",
     "calls",
+    "retention",
 ]
 # The Outreach sandbox (`manage.py outreach_sandbox`) is a development tool beside the product:
 # present in a checkout, absent from the installed package.
@@ -196,7 +197,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "integrations.outreach.tasks.prune_rate_windows",
         "schedule": 3600.0,
     },
+    # Every table that grows has an end: each organisation's policy, in batches (retention/).
+    "apply-retention": {"task": "retention.tasks.apply_retention", "schedule": 3600.0},
 }
+# Retention of what belongs to no organisation (per organisation: its Settings page). Audit
+# entries are kept at least 30 days whatever is set here (the database's trigger says so).
+RETENTION_PLATFORM_AUDIT_DAYS = env.int("RETENTION_PLATFORM_AUDIT_DAYS", default=365)
+RETENTION_WEBHOOK_RECEIPT_DAYS = env.int("RETENTION_WEBHOOK_RECEIPT_DAYS", default=14)
 # Outbound calls' first update has its own queue, so it never waits behind other calls' backlog.
 # Workers consume both: `celery -A portal worker --queues urgent,celery`.
 CELERY_TASK_DEFAULT_QUEUE = "celery"

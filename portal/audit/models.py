@@ -2,7 +2,9 @@
 
 Entries name people and objects by plain id and label, never by foreign key: deleting a user,
 an organisation or a call must not be blocked by (or erase) its history. On PostgreSQL a trigger
-refuses UPDATE and DELETE (see the migration); the model refuses them too, for every database.
+refuses UPDATE and DELETE (see the migrations); the model refuses them too, for every database.
+The one exception is retention deleting old entries (services.audit_entries_expire), which the
+trigger lets through only for entries past the minimum retention.
 """
 
 from __future__ import annotations

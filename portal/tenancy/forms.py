@@ -3,7 +3,7 @@ from __future__ import annotations
 import phonenumbers
 from django import forms
 
-from portal.tenancy.models import Role
+from portal.tenancy.models import MINIMUM_AUDIT_RETENTION_DAYS, Role
 
 
 class OrganizationForm(forms.Form):
@@ -40,6 +40,24 @@ class OrganizationSettingsForm(OrganizationForm):
         help_text="A call whose provider never says how it ended is closed this long after its "
         "last event (completed if anyone answered, otherwise failed), and delivery stops "
         "retrying an hour later.",
+    )
+
+    call_retention_days = forms.IntegerField(
+        min_value=7,
+        max_value=3650,
+        initial=90,
+        label="Keep finished calls (days)",
+        help_text="A call that is up to date in Outreach, or failed, is deleted this long after "
+        "its last event, with what the provider sent and every request to Outreach. Calls still "
+        "in progress or held are never deleted. Outreach keeps its own copy.",
+    )
+    audit_retention_days = forms.IntegerField(
+        min_value=MINIMUM_AUDIT_RETENTION_DAYS,
+        max_value=3650,
+        initial=365,
+        label="Keep the audit trail (days)",
+        help_text="Who changed what, staff visits, deliveries. Deleting old entries is itself "
+        "recorded in the platform's audit trail.",
     )
 
 

@@ -37,6 +37,10 @@ ROLE_ACCESS: dict[str, frozenset[str]] = {
 }
 STAFF_ACCESS: frozenset[str] = frozenset({Access.READ})
 
+# Audit entries younger than this are never deleted: the database's append-only trigger refuses
+# it even to retention (portal/audit/migrations/0003), whatever an organisation chose.
+MINIMUM_AUDIT_RETENTION_DAYS = 30
+
 
 class Organization(models.Model):
     name = models.CharField(max_length=200)
@@ -56,6 +60,16 @@ class Organization(models.Model):
     give_up_hours = models.PositiveSmallIntegerField(
         default=4,
         help_text="Hours after a call's last event before Callbridge closes it and stops retrying.",
+    )
+    # Retention (retention/services.py, run by beat): a finished call older than this is deleted
+    # with its events and its requests to Outreach; audit entries older than theirs are too.
+    call_retention_days = models.PositiveSmallIntegerField(
+        default=90,
+        help_text="Days a finished call is kept, with what the provider sent and what was sent "
+        "to Outreach.",
+    )
+    audit_retention_days = models.PositiveSmallIntegerField(
+        default=365, help_text="Days the organisation's audit trail is kept."
     )
     created = models.DateTimeField(auto_now_add=True)
 
