@@ -11,6 +11,7 @@ from integrations.webhooks import receive_webhook
 from portal import health
 from portal.accounts import urls as accounts_urls
 from portal.tenancy import urls as tenancy_urls
+from retention import urls as retention_urls
 
 # The Django admin reads every tenant, so it has no sign-in of its own: anyone not signed in is
 # sent to the portal's (allauth: rate-limited, verified email in production), and only staff
@@ -23,6 +24,7 @@ organization_urlpatterns = [
     *outreach_urls.organization_urlpatterns,
     *integrations_urls.organization_urlpatterns,
     *calls_urls.organization_urlpatterns,
+    *retention_urls.organization_urlpatterns,
 ]
 
 urlpatterns = [

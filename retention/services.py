@@ -1,4 +1,4 @@
-"""How long data is kept.
+"""How long data is kept, and an organisation leaving with its data.
 
 Every table that grows with traffic has an end. Per organisation (its *Settings* page): finished
 calls (done or failed) with their inbox events and delivery attempts, after `call_retention_days`
@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.sessions.models import Session
@@ -33,6 +33,10 @@ from integrations.models import WebhookReceipt
 from portal.audit.models import AuditEntry
 from portal.audit.services import audit_entries_expire, audit_record
 from portal.tenancy.models import MINIMUM_AUDIT_RETENTION_DAYS, Organization
+from retention.selectors import organization_export_chunks
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
 
 logger = logging.getLogger(__name__)
 
@@ -147,3 +151,53 @@ def _delete(limit: int, *, queryset: QuerySet[Any]) -> Batch:
 def _deleted(queryset: QuerySet[Any]) -> Counter[str]:
     _, per_model = queryset.delete()
     return Counter({label: n for label, n in per_model.items() if n})
+
+
+def _platform_audit(
+    *, action: str, organization: Organization, actor: AbstractBaseUser, data: dict[str, Any]
+) -> None:
+    """An entry about the organisation itself in the platform's trail (no organisation): it
+    must outlive the organisation and be read by platform staff."""
+    audit_record(
+        action=action,
+        actor=actor,
+        target=organization,
+        data={
+            "organization": {
+                "id": organization.pk,
+                "name": organization.name,
+                "slug": organization.slug,
+            },
+            **data,
+        },
+    )
+
+
+def organization_export(*, organization: Organization, actor: AbstractBaseUser) -> Iterator[str]:
+    """Everything the organisation has with us, as JSON text in pieces (streamed: an
+    organisation's calls do not fit in memory). Secrets (tokens, signing secrets, webhook URL
+    tokens, credentials) are left out. Recorded in the platform's audit trail."""
+    _platform_audit(action="organization.export", organization=organization, actor=actor, data={})
+    return organization_export_chunks(organization=organization)
+
+
+@transaction.atomic
+def organization_delete(*, organization: Organization, actor: AbstractBaseUser) -> Counter[str]:
+    """Delete the organisation and everything it owns, all or nothing. Its audit entries stay
+    (they name it by id and label) and expire under the platform's audit retention; the deletion
+    itself is recorded in the platform's trail with what was deleted."""
+    Organization.objects.select_for_update().get(pk=organization.pk)
+    deleted: Counter[str] = Counter()
+    # Calls first, in batches: the cascade would otherwise load every call into memory at once.
+    calls = Call.objects.for_organization(organization).order_by("pk").values_list("pk", flat=True)
+    while ids := list(calls[:BATCH_SIZE]):
+        deleted.update(_deleted(Call.objects.filter(pk__in=ids)))
+    deleted.update(_deleted(WebhookReceipt.objects.filter(organization_id=organization.pk)))
+    deleted.update(_deleted(Organization.objects.filter(pk=organization.pk)))
+    _platform_audit(
+        action="organization.delete",
+        organization=organization,
+        actor=actor,
+        data={"deleted": dict(deleted)},
+    )
+    return deleted

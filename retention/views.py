@@ -1,0 +1,42 @@
+"""An organisation taking its data away (export) or leaving (delete): admins only."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+
+from portal.tenancy.access import SESSION_KEY, organization_view
+from portal.tenancy.models import Access
+from retention import services
+from retention.forms import OrganizationDeleteForm
+from retention.selectors import organization_size
+
+
+@organization_view(access=Access.CONFIGURATION)
+def organization_export(request: HttpRequest) -> StreamingHttpResponse:
+    organization = request.organization
+    response = StreamingHttpResponse(
+        services.organization_export(organization=organization, actor=request.user),
+        content_type="application/json",
+    )
+    filename = f"callbridge-{organization.slug}-{timezone.now():%Y%m%d-%H%M%S}.json"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@organization_view(access=Access.CONFIGURATION, methods=("GET", "POST"))
+def organization_delete(request: HttpRequest) -> HttpResponse:
+    organization = request.organization
+    form = OrganizationDeleteForm(request.POST or None, organization=organization)
+    if request.method == "POST" and form.is_valid():
+        services.organization_delete(organization=organization, actor=request.user)
+        request.session.pop(SESSION_KEY, None)
+        messages.success(request, f"{organization.name} and all its data were deleted.")
+        return redirect("home")
+    return render(
+        request,
+        "retention/organization_delete.html",
+        {"form": form, **organization_size(organization=organization)},
+    )
