@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -50,34 +51,68 @@ FINISHED = (CallStatus.DONE, CallStatus.FAILED)
 Batch = tuple[int, Counter[str]]
 
 
-def retention_apply(*, now: datetime | None = None) -> Counter[str]:
-    """Delete what every organisation's policy, and the platform's, no longer keeps. Returns
-    the rows deleted per model label."""
-    now = now or timezone.now()
-    totals: Counter[str] = Counter()
-    by_organization: dict[str, dict[str, int]] = {}
-    unfinished: list[str] = []
+@dataclass
+class RetentionRun:
+    """What one run deleted, per model label, in all and per organisation; what it left for the
+    next run (more was due than MAX_BATCHES); and the error that stopped it, if one did."""
 
-    def run(name: str, delete_batch: Callable[[int], Batch]) -> Counter[str]:
-        deleted = Counter[str]()
+    deleted: Counter[str] = field(default_factory=Counter)
+    by_organization: dict[str, dict[str, int]] = field(default_factory=dict)
+    unfinished: list[str] = field(default_factory=list)
+    error: str = ""
+
+    def delete(self, name: str, delete_batch: Callable[[int], Batch]) -> Counter[str]:
+        deleted: Counter[str] = Counter()
         for _ in range(MAX_BATCHES):
             found, batch = delete_batch(BATCH_SIZE)
             deleted.update(batch)
+            self.deleted.update(batch)
             if found < BATCH_SIZE:
                 break
         else:
-            unfinished.append(name)  # more is due than one run deletes: the next run goes on
-        totals.update(deleted)
+            self.unfinished.append(name)
         return deleted
 
+
+def retention_apply(*, now: datetime | None = None) -> Counter[str]:
+    """Delete what every organisation's policy, and the platform's, no longer keeps. Returns
+    the rows deleted per model label. Whatever was deleted is audited, even when an error stops
+    the run half-way (each batch committed on its own)."""
+    run = RetentionRun()
+    try:
+        _apply(run, now=now or timezone.now())
+    except Exception as error:
+        run.error = type(error).__name__
+        raise
+    finally:
+        if run.deleted or run.error:
+            audit_record(
+                action="retention.run",
+                data={
+                    "deleted": dict(run.deleted),
+                    "organizations": run.by_organization,
+                    "unfinished": run.unfinished,
+                    **({"error": run.error} if run.error else {}),
+                },
+            )
+        logger.info(
+            "retention.run deleted=%s unfinished=%s error=%s",
+            dict(run.deleted),
+            run.unfinished,
+            run.error,
+        )
+    return run.deleted
+
+
+def _apply(run: RetentionRun, *, now: datetime) -> None:
     for organization in Organization.objects.order_by("pk"):
         calls_before = now - timedelta(days=organization.call_retention_days)
         audit_before = now - timedelta(days=_audit_days(organization.audit_retention_days))
-        deleted = run(
+        deleted = run.delete(
             f"calls of organisation {organization.pk}",
             partial(_expire_calls, organization=organization, before=calls_before),
         )
-        deleted += run(
+        deleted += run.delete(
             f"audit trail of organisation {organization.pk}",
             partial(
                 _expire_audit,
@@ -87,32 +122,22 @@ def retention_apply(*, now: datetime | None = None) -> Counter[str]:
             ),
         )
         if deleted:
-            by_organization[str(organization.pk)] = dict(deleted)
+            run.by_organization[str(organization.pk)] = dict(deleted)
 
     platform_before = now - timedelta(days=_audit_days(settings.RETENTION_PLATFORM_AUDIT_DAYS))
     # Entries of no organisation, and of organisations deleted since (they outlive them).
     platform_entries = AuditEntry.objects.filter(created__lt=platform_before).filter(
         Q(organization_id__isnull=True) | ~Q(organization_id__in=Organization.objects.values("pk"))
     )
-    run("platform audit trail", partial(_expire_audit, entries=platform_entries))
+    run.delete("platform audit trail", partial(_expire_audit, entries=platform_entries))
     receipts_before = now - timedelta(days=settings.RETENTION_WEBHOOK_RECEIPT_DAYS)
-    run(
+    run.delete(
         "refused webhooks",
         partial(_delete, queryset=WebhookReceipt.objects.filter(received_at__lt=receipts_before)),
     )
-    run("expired sessions", partial(_delete, queryset=Session.objects.filter(expire_date__lt=now)))
-
-    if totals:
-        audit_record(
-            action="retention.run",
-            data={
-                "deleted": dict(totals),
-                "organizations": by_organization,
-                "unfinished": unfinished,
-            },
-        )
-    logger.info("retention.run deleted=%s unfinished=%s", dict(totals), unfinished)
-    return totals
+    run.delete(
+        "expired sessions", partial(_delete, queryset=Session.objects.filter(expire_date__lt=now))
+    )
 
 
 def _audit_days(days: int) -> int:

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.db import connection, transaction
 from django.db.utils import DatabaseError
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
@@ -218,3 +218,17 @@ def test_it_works_off_a_backlog_in_batches_over_several_runs(
         [f"calls of organisation {cast.org.pk}"],
         [],
     ]
+
+
+def test_it_audits_what_a_run_deleted_before_an_error_stopped_it(cast: Cast) -> None:
+    make_call(cast.org, "done-200", status=CallStatus.DONE, days_ago=200)
+
+    # A misconfigured platform setting stops the run after the organisations' batches committed.
+    with override_settings(RETENTION_WEBHOOK_RECEIPT_DAYS="fourteen"):
+        with pytest.raises(TypeError):
+            services.retention_apply()
+
+    assert not Call.objects.exists()
+    run = AuditEntry.objects.get(action="retention.run")
+    assert run.data["error"] == "TypeError"
+    assert run.data["deleted"]["calls.Call"] == 1
