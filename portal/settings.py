@@ -86,7 +86,7 @@ INSTALLED_APPS = [
     "integrations.outreach",
     "integrations.outreach.provider",
     "calls",
-    "retention",
+    "calls.retention",
 ]
 # The Outreach sandbox (`manage.py outreach_sandbox`) is a development tool beside the product:
 # present in a checkout, absent from the installed package.
@@ -197,8 +197,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "integrations.outreach.tasks.prune_rate_windows",
         "schedule": 3600.0,
     },
-    # Every table that grows has an end: each organisation's policy, in batches (retention/).
-    "apply-retention": {"task": "retention.tasks.apply_retention", "schedule": 3600.0},
+    # Every table that grows has an end: each organisation's policy, in batches (calls/retention/).
+    "apply-retention": {"task": "calls.retention.tasks.apply_retention", "schedule": 3600.0},
 }
 # Retention of what belongs to no organisation (per organisation: its Settings page). Audit
 # entries are kept at least 30 days whatever is set here (the database's trigger says so).

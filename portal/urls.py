@@ -5,13 +5,13 @@ from django.contrib import admin
 from django.urls import include, path
 
 from calls import urls as calls_urls
+from calls.retention import urls as retention_urls
 from integrations import urls as integrations_urls
 from integrations.outreach import urls as outreach_urls
 from integrations.webhooks import receive_webhook
 from portal import health
 from portal.accounts import urls as accounts_urls
 from portal.tenancy import urls as tenancy_urls
-from retention import urls as retention_urls
 
 # The Django admin reads every tenant, so it has no sign-in of its own: anyone not signed in is
 # sent to the portal's (allauth: rate-limited, verified email in production), and only staff

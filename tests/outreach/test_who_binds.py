@@ -15,8 +15,8 @@ from integrations.outreach.models import (
     OutreachConnection,
     OutreachOrg,
 )
-from outreach_sandbox import SandboxControl
 from integrations.outreach.selectors import connection_for_call
+from outreach_sandbox import SandboxControl
 from portal.audit.models import AuditEntry
 from portal.tenancy.models import Membership
 from tests.conftest import Cast, make_user

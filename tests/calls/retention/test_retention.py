@@ -15,11 +15,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from calls.models import Call, CallStatus, DeliveryAttempt, InboxEvent
+from calls.retention import services
+from calls.retention.tasks import apply_retention
 from integrations.models import ProviderConnection, WebhookReceipt
 from portal.audit.models import AuditEntry
 from portal.tenancy.models import Organization
-from retention import services
-from retention.tasks import apply_retention
 from tests.conftest import Cast
 
 

@@ -30,11 +30,11 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from calls.models import Call, CallStatus
+from calls.retention.selectors import organization_export_chunks
 from integrations.models import WebhookReceipt
 from portal.audit.models import AuditEntry
 from portal.audit.services import audit_entries_expire, audit_record
 from portal.tenancy.models import MINIMUM_AUDIT_RETENTION_DAYS, Organization
-from retention.selectors import organization_export_chunks
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser

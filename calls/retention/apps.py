@@ -4,5 +4,6 @@ from django.apps import AppConfig
 
 
 class RetentionConfig(AppConfig):
-    name = "retention"
+    name = "calls.retention"
+    label = "retention"
     verbose_name = "Retention"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from retention import views
+from calls.retention import views
 
 # Mounted under /o/<org>/ by portal.urls; every view here is an @organization_view.
 organization_urlpatterns = [

@@ -7,11 +7,11 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
+from calls.retention import services
+from calls.retention.forms import OrganizationDeleteForm
+from calls.retention.selectors import organization_size
 from portal.tenancy.access import SESSION_KEY, organization_view
 from portal.tenancy.models import Access
-from retention import services
-from retention.forms import OrganizationDeleteForm
-from retention.selectors import organization_size
 
 
 @organization_view(access=Access.CONFIGURATION)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from retention.services import retention_apply
+from calls.retention.services import retention_apply
 
 
 @shared_task

@@ -12,12 +12,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from calls.models import Call, DeliveryAttempt, InboxEvent
+from calls.retention.services import retention_apply
 from integrations.models import ProviderConnection
 from integrations.outreach.models import ConnectionKind, OutreachConnection, OutreachOrg
 from portal.audit.models import AuditEntry
 from portal.audit.services import audit_record
 from portal.tenancy.models import Membership, Organization
-from retention.services import retention_apply
 from tests.conftest import Cast
 from tests.retention.test_retention import make_call, old_audit_entry
 
