@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEV_ENV := var/dev.env
 
-.PHONY: run test lint test-deps benchmark
+.PHONY: run test test-fast lint test-deps benchmark
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,12 @@ test-deps: $(BIN)/.installed
 ## The whole suite, on PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379).
 test: test-deps
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## What needs no server, database, broker or browser (the rules, parsers, fixtures): seconds.
+test-fast: $(BIN)/.installed
+	$(BIN)/pytest -q -m fast $(PYTEST_ARGS)
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

@@ -15,8 +15,8 @@ from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import F
 
 from calls.doorbell import enqueue_calls
-from calls.events import CallEvent
 from calls.models import Call, CallStatus, InboxEvent, call_is_urgent
+from integrations.events import CallEvent
 from integrations.models import ProviderConnection
 from portal import clock
 

@@ -90,16 +90,19 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from urllib.parse import urlsplit
 
+# The vocabulary providers speak (a contract module, pure like this one); re-exported here
+# because the rules are written in it.
+from integrations.events import RECORDING_URL_MAX, VOICEMAIL_URL_MAX, Direction, Happening
+
+__all__ = [
+    "RECORDING_URL_MAX",
+    "VOICEMAIL_URL_MAX",
+    "Direction",
+    "Happening",
+]
+
 # Outreach only accepts updates (links included) up to an hour after the call ended.
 LINK_WINDOW = timedelta(hours=1)
-# Outreach's column sizes for recordingUrl and voicemailUrl: a longer link is refused.
-RECORDING_URL_MAX = 255
-VOICEMAIL_URL_MAX = 1024
-
-
-class Direction(StrEnum):
-    INBOUND = "inbound"
-    OUTBOUND = "outbound"
 
 
 class OutreachState(StrEnum):
@@ -111,20 +114,6 @@ class OutreachState(StrEnum):
     NO_ANSWER = "no answer"
     BUSY = "busy"
     CANCELED = "canceled"
-
-
-class Happening(StrEnum):
-    DIALLING = "dialling"
-    RINGING = "ringing"
-    ANSWERED = "answered"
-    ANSWERED_BY_VOICEMAIL = "answered_by_voicemail"
-    REJECTED = "rejected"
-    NOT_ANSWERED = "not_answered"
-    CALLER_HUNG_UP = "caller_hung_up"
-    SETUP_FAILED = "setup_failed"
-    ENDED = "ended"
-    RECORDING_READY = "recording_ready"
-    VOICEMAIL_LEFT = "voicemail_left"
 
 
 class Verdict(StrEnum):

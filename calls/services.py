@@ -11,10 +11,13 @@ from django.db import transaction
 from django.db.models import Q
 
 from calls.doorbell import enqueue_call, enqueue_calls
-from calls.events import CallEvent
 from calls.inbox import inbox_accept
 from calls.models import AgentMapping, Call, CallStatus, call_is_urgent
 from calls.rules import Direction, Happened, Happening, give_up_happening
+from integrations.events import CallEvent
+from integrations.outreach.client import OutreachClient
+from integrations.outreach.errors import OutreachError
+from integrations.outreach.selectors import connection_is_usable, organization_connection
 from integrations.provider import Capability
 from integrations.registry import provider_class, provider_for
 from portal import clock
@@ -89,6 +92,33 @@ def agent_mapping_delete(*, mapping: AgentMapping, actor: AbstractBaseUser) -> N
         },
     )
     mapping.delete()
+
+
+class OutreachUserUnknown(Exception):
+    """The Outreach user named for a mapping cannot be found; the message says why."""
+
+
+def outreach_user_resolve(*, organization: Organization, user: str) -> str:
+    """An Outreach user id from what an admin typed: an id as it is, an email looked up in the
+    organisation's Outreach org (`users.read`)."""
+    user = user.strip()
+    if "@" not in user:
+        if not user.isdigit():
+            raise OutreachUserUnknown("Give the user's email in Outreach, or their numeric id.")
+        return user
+    connection = organization_connection(organization=organization)
+    if connection is None or not connection_is_usable(connection=connection):
+        raise OutreachUserUnknown(
+            "Connect the organisation's Outreach first to map by email, or give the user id."
+        )
+    try:
+        with OutreachClient(connection=connection) as client:
+            found, _ = client.find_user_by_email(user)
+    except OutreachError as error:
+        raise OutreachUserUnknown(f"Outreach could not be asked: {error}") from None
+    if found is None:
+        raise OutreachUserUnknown(f"No user with the email {user} in your Outreach org.")
+    return found
 
 
 def agent_mapping_create(

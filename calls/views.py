@@ -91,9 +91,19 @@ def agent_mapping_create(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _agents_page(request, form)
     try:
-        services.agent_mapping_create(
-            organization=request.organization, actor=request.user, **form.cleaned_data
+        outreach_user_id = services.outreach_user_resolve(
+            organization=request.organization, user=form.cleaned_data["outreach_user"]
         )
+        services.agent_mapping_create(
+            organization=request.organization,
+            actor=request.user,
+            kind=form.cleaned_data["kind"],
+            value=form.cleaned_data["value"],
+            outreach_user_id=outreach_user_id,
+        )
+    except services.OutreachUserUnknown as error:
+        form.add_error("outreach_user", str(error))
+        return _agents_page(request, form)
     except IntegrityError:
         form.add_error("value", "This agent identity is already mapped.")
         return _agents_page(request, form)

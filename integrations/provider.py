@@ -31,10 +31,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, ClassVar
 
-if TYPE_CHECKING:
-    from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse, JsonResponse
 
-    from calls.events import CallEvent
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from integrations.events import CallEvent
     from integrations.models import ProviderConnection
 
 
@@ -111,6 +113,10 @@ class Provider:
     # Whether the connection signs its webhooks with a secret we mint (shown once, rotatable);
     # providers that sign with their own credentials (Twilio's auth token) say False.
     mints_signing_secret: ClassVar[bool] = False
+    # The provider's own event types that `parse` understands, as its documents name them; the
+    # tests hold a payload fixture `<event>__<variant>.json` for each, and refuse a fixture of
+    # an event the class does not declare.
+    events: ClassVar[tuple[str, ...]] = ()
 
     # The secret policy, for providers with `mints_signing_secret`: the format of a new secret,
     # and which secrets are accepted after a rotation or once the old ones are retired, given
@@ -134,8 +140,6 @@ class Provider:
 
     def accepted_answer(self, *, stored: int, duplicates: int) -> HttpResponse:
         """The 200 the provider expects for an accepted webhook (`answer`)."""
-        from django.http import HttpResponse, JsonResponse
-
         if self.answer is WebhookAnswer.JSON:
             return JsonResponse({"stored": stored, "duplicates": duplicates})
         if self.answer is WebhookAnswer.XML:

@@ -6,9 +6,9 @@ from django.urls import include, path
 
 from calls import urls as calls_urls
 from calls.retention import urls as retention_urls
+from calls.webhooks import receive_webhook
 from integrations import urls as integrations_urls
 from integrations.outreach import urls as outreach_urls
-from integrations.webhooks import receive_webhook
 from portal import health
 from portal.accounts import urls as accounts_urls
 from portal.tenancy import urls as tenancy_urls

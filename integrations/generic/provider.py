@@ -25,8 +25,15 @@ from urllib.parse import urlsplit
 from django.http import HttpRequest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from calls.events import AgentIdentity, CallEvent, normalise_number
-from calls.rules import RECORDING_URL_MAX, VOICEMAIL_URL_MAX, Direction, Happening
+from integrations.events import (
+    RECORDING_URL_MAX,
+    VOICEMAIL_URL_MAX,
+    AgentIdentity,
+    CallEvent,
+    Direction,
+    Happening,
+    normalise_number,
+)
 from integrations.models import ProviderConnection
 from integrations.provider import Provider, WebhookAnswer, WebhookRejected
 
@@ -63,6 +70,7 @@ class GenericProvider(Provider):
     content_types = ("application/json",)
     answer = WebhookAnswer.JSON
     mints_signing_secret = True
+    events = tuple(happening.value for happening in Happening)
 
     def new_signing_secret(self) -> str:
         """A Standard Webhooks secret: `whsec_` and 32 random bytes in base64."""

@@ -213,9 +213,6 @@ class OutreachClient:
             ) from None
         return identity, response
 
-    def get_user(self, user_id: str) -> OutreachResponse:
-        return self._request("GET", f"/users/{user_id}")
-
     def find_user_by_email(self, email: str) -> tuple[str | None, OutreachResponse]:
         """The Outreach user id for this email in the token's org, or None."""
         response = self._request("GET", "/users", params={"filter[email]": email})

@@ -51,11 +51,6 @@ class CallConnection:
     # Outreach user is not known yet (the caller may look it up by email).
     outreach_user_id: str | None
 
-    @property
-    def on_behalf(self) -> bool:
-        """True when the organisation's connection acts for the owner."""
-        return self.connection.kind == ConnectionKind.ORGANIZATION
-
 
 def connection_for_call(
     *,

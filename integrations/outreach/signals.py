@@ -2,8 +2,9 @@
 
 `connection_reactivated(sender=OutreachConnection, connection=..., previous_status=...)` is sent
 after the commit that makes a connection usable again (reconnected after `needs_reauth`, or
-connected anew). The call pipeline resumes the work it held for that organisation and user:
-what Outreach's 1-hour update window still accepts is sent, the rest is marked expired.
+connected anew). The call pipeline resumes every call it held for that organisation: each is
+planned again, so final states are sent however old and links as long as Outreach's window
+accepts them.
 """
 
 from __future__ import annotations

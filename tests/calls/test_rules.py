@@ -24,6 +24,8 @@ from calls.rules import (
 from tests.calls.rules_harness import SimulatedPipeline
 from tests.calls.rules_oracle import TABLE, Row
 
+pytestmark = pytest.mark.fast  # no server: make test-fast runs it
+
 IN = Direction.INBOUND
 OUT = Direction.OUTBOUND
 H = Happening

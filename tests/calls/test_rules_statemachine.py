@@ -9,12 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from calls.rules import Direction, Happened, Happening, OutreachState, Verdict
 from tests.calls.rules_harness import SimulatedPipeline
 from tests.calls.rules_oracle import ENDING, ORDER, TABLE, WINDOW, Row
+
+pytestmark = pytest.mark.fast  # no server: make test-fast runs it
 
 H = Happening
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)

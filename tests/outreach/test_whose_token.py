@@ -35,7 +35,7 @@ def test_it_uses_the_owners_own_connection_when_active(cast: Cast) -> None:
 
     chosen = connection_for_call(organization=cast.org, owner=cast.bob)
 
-    assert (chosen.connection, chosen.outreach_user_id, chosen.on_behalf) == (own, "7", False)
+    assert (chosen.connection, chosen.outreach_user_id) == (own, "7")
 
 
 def test_it_falls_back_to_the_organisation_connection_naming_the_owner(cast: Cast) -> None:
@@ -44,7 +44,7 @@ def test_it_falls_back_to_the_organisation_connection_naming_the_owner(cast: Cas
 
     chosen = connection_for_call(organization=cast.org, owner=cast.bob)
 
-    assert (chosen.connection, chosen.outreach_user_id, chosen.on_behalf) == (shared, "7", True)
+    assert (chosen.connection, chosen.outreach_user_id) == (shared, "7")
 
 
 def test_it_names_the_outreach_user_given_when_the_owner_never_connected(cast: Cast) -> None:

@@ -7,52 +7,13 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-# (direction, the table's "Result", happenings in the order they happen, final state)
+from tests.calls.rules_oracle import TABLE as ORACLE_TABLE
+
+# (direction, the table's "Result", happenings in the order they happen, final state): the one
+# final-state table of the tests (tests/calls/rules_oracle.py), as the webhooks spell it.
 TABLE = [
-    (
-        "outbound",
-        "answered by the callee",
-        ["dialling", "ringing", "answered", "ended"],
-        "completed",
-    ),
-    ("inbound", "answered by the callee", ["ringing", "answered", "ended"], "completed"),
-    (
-        "outbound",
-        "caller cancels before pick-up",
-        ["dialling", "ringing", "caller_hung_up"],
-        "canceled",
-    ),
-    ("inbound", "caller cancels before pick-up", ["ringing", "caller_hung_up"], "canceled"),
-    ("outbound", "fails to set up (SIP 480)", ["dialling", "setup_failed"], "failed"),
-    ("inbound", "fails to set up (SIP 480)", ["ringing", "setup_failed"], "failed"),
-    ("inbound", "user rejects", ["ringing", "rejected"], "busy"),
-    (
-        "inbound",
-        "user rejects, voicemail picks up",
-        ["ringing", "rejected", "voicemail_left"],
-        "busy",
-    ),
-    ("inbound", "times out", ["ringing", "not_answered"], "no answer"),
-    (
-        "inbound",
-        "times out, voicemail picks up",
-        ["ringing", "not_answered", "voicemail_left"],
-        "no answer",
-    ),
-    ("outbound", "callee rejects", ["dialling", "ringing", "rejected"], "busy"),
-    (
-        "outbound",
-        "callee rejects, voicemail picks up",
-        ["dialling", "ringing", "answered_by_voicemail", "ended"],
-        "completed",
-    ),
-    ("outbound", "times out", ["dialling", "ringing", "not_answered"], "no answer"),
-    (
-        "outbound",
-        "times out, voicemail picks up",
-        ["dialling", "ringing", "answered_by_voicemail", "ended"],
-        "completed",
-    ),
+    (str(row.direction), row.result, [str(h) for h in row.happenings], str(row.final))
+    for row in ORACLE_TABLE
 ]
 
 

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from calls.models import Call, DeliveryAttempt, InboxEvent
+from calls.models import AgentMapping, Call, DeliveryAttempt, InboxEvent
 from integrations.models import ProviderConnection
 from portal.audit.models import AuditEntry
 from tests.conftest import Cast
@@ -157,10 +157,21 @@ def test_it_shows_a_new_signing_secret_once_and_rotates_it(cast: Cast) -> None:
 def test_it_maps_an_agent_and_refuses_the_same_identity_twice(cast: Cast) -> None:
     client = signed_in(cast.alice)
     url = reverse("agent_mapping_create", kwargs={"org": cast.org.slug})
-    data = {"kind": "email", "value": "rita@pbx.example", "outreach_user_id": "42"}
+    data = {"kind": "email", "value": "rita@pbx.example", "outreach_user": "42"}
     assert client.post(url, data).status_code == 302
     again = client.post(url, data)
     assert again.status_code == 200 and "already mapped" in again.content.decode()
+
+
+def test_it_explains_why_an_outreach_email_cannot_be_looked_up_yet(cast: Cast) -> None:
+    client = signed_in(cast.alice)
+    url = reverse("agent_mapping_create", kwargs={"org": cast.org.slug})
+    data = {"kind": "email", "value": "rita@pbx.example", "outreach_user": "rita@acme.example"}
+
+    page = client.post(url, data).content.decode()
+
+    assert "Connect the organisation&#x27;s Outreach first" in page
+    assert not AgentMapping.objects.exists()
 
 
 def test_it_shows_the_dashboards_call_figures(cast: Cast, call: Call) -> None:

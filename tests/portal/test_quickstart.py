@@ -88,11 +88,12 @@ def test_it_runs_the_quick_start_where_a_newcomer_sets_up_and_sees_a_call_reach_
             hook = page.locator("td code").first.inner_text()
 
             # The rep's agent, mapped to the Outreach user.
+            # Mapped by the Outreach user's email: the portal looks it up in the Outreach org.
             rep = next(u for u in sandbox.users() if u["email"] == "ada@newcomer.example")
             page.get_by_role("link", name="Agents").click()
             page.get_by_label("Agent identity").select_option("email")
             page.get_by_label("Value").fill("rep@pbx.example")
-            page.get_by_label("Outreach user id").fill(str(rep["id"]))
+            page.get_by_label("Outreach user", exact=True).fill(rep["email"])
             page.get_by_role("button", name="Add mapping").click()
 
             # The phone system reports an inbound call; the worker creates it in Outreach.

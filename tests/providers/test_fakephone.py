@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 
 from calls.models import Call, InboxEvent
-from calls.rules import Direction, Happening
+from integrations.events import Direction, Happening
 from integrations.models import ProviderConnection, WebhookReceipt
 from integrations.provider import Capability, PlaceCallRequest, Placed, Refused
 from integrations.registry import provider_for

@@ -18,6 +18,8 @@ from integrations.registry import (
 )
 from tests.providers.fakephone.provider import FakePhoneProvider
 
+pytestmark = pytest.mark.fast  # no server: make test-fast runs it
+
 FAKEPHONE = "tests.providers.fakephone.provider.FakePhoneProvider"
 
 

@@ -325,6 +325,7 @@ def test_it_runs_as_a_separate_process() -> None:
         assert config["limits"]["mintWindow"] == 0
 
 
+@pytest.mark.fast
 def test_it_documents_every_rule_it_enforces() -> None:
     assert documented_rules() == {rule.value for rule in Rule}
 

@@ -19,7 +19,7 @@ from portal.audit.models import AuditEntry
 from portal.audit.services import audit_record
 from portal.tenancy.models import Membership, Organization
 from tests.conftest import Cast
-from tests.retention.test_retention import make_call, old_audit_entry
+from tests.calls.retention.test_retention import make_call, old_audit_entry
 
 ACCESS_TOKEN = "outreach-access-token-never-exported"
 REFRESH_TOKEN = "outreach-refresh-token-never-exported"

@@ -18,8 +18,7 @@ from urllib.parse import quote
 import httpx
 from django.http import HttpRequest
 
-from calls.events import AgentIdentity, CallEvent, normalise_number
-from calls.rules import Direction, Happening
+from integrations.events import AgentIdentity, CallEvent, Direction, Happening, normalise_number
 from integrations.models import ProviderConnection
 from integrations.provider import (
     PlaceCallRequest,

@@ -1,19 +1,46 @@
-"""The normalised call event every provider class produces (`integrations/provider.py`).
+"""The call event vocabulary: what every provider class produces and the core consumes.
 
-It says what happened on the phone (a `Happening` from calls.rules), never what to tell Outreach:
-deciding that is the rules' job. A provider's `parse` and `fetch_call_state` fill it from the
-provider's payload; the inbox stores it with the raw payload beside it.
+A contract module both sides import (providers in `integrations/`, the inbox and the rules in
+`calls/`), pure like the rules: no Django. An event says what happened on the phone (a
+`Happening`), never what to tell Outreach: deciding that is `calls.rules`' job. A provider's
+`parse` and `fetch_call_state` fill it from the provider's payload; the inbox stores it with the
+raw payload beside it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 import phonenumbers
 
-from calls.rules import Direction, Happening
+# Outreach's column sizes for recordingUrl and voicemailUrl: a longer link is refused, so a
+# provider refuses it at the door and the rules never send it.
+RECORDING_URL_MAX = 255
+VOICEMAIL_URL_MAX = 1024
+
+
+class Direction(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class Happening(StrEnum):
+    """What happened on the phone; calls.rules maps each to Outreach's states and links."""
+
+    DIALLING = "dialling"
+    RINGING = "ringing"
+    ANSWERED = "answered"
+    ANSWERED_BY_VOICEMAIL = "answered_by_voicemail"
+    REJECTED = "rejected"
+    NOT_ANSWERED = "not_answered"
+    CALLER_HUNG_UP = "caller_hung_up"
+    SETUP_FAILED = "setup_failed"
+    ENDED = "ended"
+    RECORDING_READY = "recording_ready"
+    VOICEMAIL_LEFT = "voicemail_left"
 
 
 @dataclass(frozen=True, kw_only=True)
