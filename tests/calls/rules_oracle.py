@@ -36,15 +36,15 @@ class Row:
 
 
 TABLE = (
-    Row(IN, "answered by the callee", (H.RINGING, H.ANSWERED, H.ENDED), S.COMPLETED, True, False),
     Row(OUT, "answered by the callee", (H.DIALLING, H.RINGING, H.ANSWERED, H.ENDED), S.COMPLETED,
         True, False),
-    Row(IN, "caller cancels before anyone picks up", (H.RINGING, H.CALLER_HUNG_UP), S.CANCELED,
-        False, False),
+    Row(IN, "answered by the callee", (H.RINGING, H.ANSWERED, H.ENDED), S.COMPLETED, True, False),
     Row(OUT, "caller cancels before anyone picks up", (H.DIALLING, H.RINGING, H.CALLER_HUNG_UP),
         S.CANCELED, False, False),
-    Row(IN, "fails to set up", (H.SETUP_FAILED,), S.FAILED, False, False),
+    Row(IN, "caller cancels before anyone picks up", (H.RINGING, H.CALLER_HUNG_UP), S.CANCELED,
+        False, False),
     Row(OUT, "fails to set up", (H.DIALLING, H.SETUP_FAILED), S.FAILED, False, False),
+    Row(IN, "fails to set up", (H.SETUP_FAILED,), S.FAILED, False, False),
     Row(IN, "user rejects", (H.RINGING, H.REJECTED), S.BUSY, False, True),
     Row(IN, "user rejects and voicemail picks up",
         (H.RINGING, H.REJECTED, H.ANSWERED_BY_VOICEMAIL, H.VOICEMAIL_LEFT), S.BUSY, False, True),

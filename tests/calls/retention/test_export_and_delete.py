@@ -18,8 +18,8 @@ from integrations.outreach.models import ConnectionKind, OutreachConnection, Out
 from portal.audit.models import AuditEntry
 from portal.audit.services import audit_record
 from portal.tenancy.models import Membership, Organization
-from tests.conftest import Cast
 from tests.calls.retention.test_retention import make_call, old_audit_entry
+from tests.conftest import Cast
 
 ACCESS_TOKEN = "outreach-access-token-never-exported"
 REFRESH_TOKEN = "outreach-refresh-token-never-exported"
