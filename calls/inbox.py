@@ -30,6 +30,7 @@ class Accepted:
     call_ids: set[int] = field(default_factory=set)
 
 
+DEDUP_CONSTRAINT = "one_event_per_key"  # InboxEvent's unique (connection, dedup_key)
 # PostgreSQL's codes for "try the transaction again": deadlock, serialization failure.
 RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
 ATTEMPTS = 3
@@ -126,12 +127,23 @@ def _store(*, connection: ProviderConnection, call: Call, event: CallEvent) -> b
                 normalised=_normalised(event),
                 raw=event.raw,
             )
-    except IntegrityError:
+    except IntegrityError as error:
+        if not _is_duplicate(error):
+            raise  # anything else is not "seen before": the webhook must not be acknowledged
         InboxEvent.objects.filter(connection=connection, dedup_key=event.dedup_key).update(
             duplicates=F("duplicates") + 1, last_duplicate_at=clock.now()
         )
         return False
     return True
+
+
+def _is_duplicate(error: IntegrityError) -> bool:
+    """Only the de-duplication constraint means a repeat (PostgreSQL names it; SQLite says which
+    columns)."""
+    diagnostics = getattr(error.__cause__, "diag", None)
+    if diagnostics is not None:
+        return getattr(diagnostics, "constraint_name", None) == DEDUP_CONSTRAINT
+    return "dedup_key" in str(error)
 
 
 def _normalised(event: CallEvent) -> dict[str, object]:

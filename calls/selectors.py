@@ -9,7 +9,7 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet
 
 from calls.models import Call, CallStatus, InboxEvent
-from integrations.models import ProviderConnection
+from integrations.models import ProviderConnection, WebhookRefusalTally
 from integrations.outreach.models import OutreachConnection
 from portal.audit.models import AuditEntry
 from portal.tenancy.models import Membership, Organization, Role
@@ -129,6 +129,8 @@ def dashboard_figures(
         "calls_by_status": by_status,
         "needs_attention": calls_needing_attention(calls).order_by("-created")[:10],
         "token_trouble": troubled.order_by("token_error_since")[:20],
+        # Requests that matched no connection, counted per day: platform staff only.
+        "refusal_tallies": WebhookRefusalTally.objects.all()[:21] if user.is_staff else [],
         "providers": ProviderConnection.objects.for_organization(organization).count(),
         "outreach_connections": OutreachConnection.objects.for_organization(organization),
     }

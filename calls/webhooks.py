@@ -2,28 +2,51 @@
 
 It names no provider: the registry finds the provider class for `<kind>`, whose declarations say
 which content types it sends and what answer it expects, and whose `verify` and `parse` decide
-the rest. Answered 2xx only after the events are committed to the inbox. Every refusal is a JSON
-reason and a `WebhookReceipt` support staff can read; nothing else changes. If the database is
-away the answer is 503, so the provider tries again rather than believing we have its events.
+the rest. Answered 2xx only after the events are committed to the inbox. If the database is away
+the answer is 503, so the provider tries again rather than believing we have its events.
+
+Every refusal is a JSON reason naming what is wrong. A request that matched a connection leaves
+a `WebhookReceipt` its organisation's support staff can read; one that matched nothing (an
+unknown provider, token or method) is only counted per day for platform staff. An address
+whose requests keep being refused is answered 429 without even that, for a minute: refusals must
+cost an attacker more than us. A correctly signed request is never limited: the limit applies to
+refusals only, and most providers retry only on connection failures, so a 429 or 503 to a real
+event would be a lost event.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Sequence
+from datetime import timedelta
 
-from django.db import DatabaseError
+from allauth.account.adapter import get_adapter
+from django.conf import settings
+from django.core.cache import cache
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import F
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from calls.inbox import inbox_accept
-from integrations.models import ProviderConnection, WebhookReceipt
+from integrations.events import CallEvent
+from integrations.models import ProviderConnection, WebhookReceipt, WebhookRefusalTally
 from integrations.provider import WebhookRejected
 from integrations.registry import is_known, provider_for
+from portal import clock
 
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
 RETRY_AFTER_SECONDS = 5
+# The events' times we accept: a provider's retries reach back days, not months; a time ahead
+# of ours by more than clock drift is a bug somewhere.
+OLDEST_EVENT = timedelta(days=7)
+NEWEST_EVENT = timedelta(hours=1)
+# Outreach's call ids: integers through its API, UUIDs from the dial launch. It becomes part of
+# a request path, so nothing else may pass.
+OUTREACH_CALL_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 
 
 @csrf_exempt
@@ -44,9 +67,21 @@ def receive_webhook(request: HttpRequest, kind: str, token: str) -> HttpResponse
         provider = provider_for(kind)
         _check_body(request, content_types=provider.content_types)
         provider.verify(request, connection)
-        accepted = inbox_accept(connection=connection, events=provider.parse(request, connection))
+        events = provider.parse(request, connection)
+        _check_events(events)
+        accepted = inbox_accept(connection=connection, events=events)
     except WebhookRejected as rejection:
-        _record_refusal(request, kind=kind, connection=connection, rejection=rejection)
+        if _refusing_too_often(request):
+            _tally("rate_limited")
+            response = JsonResponse(
+                {"error": "Too many refused requests from this address; slow down."}, status=429
+            )
+            response["Retry-After"] = "60"
+            return response
+        if connection is None:
+            _tally(_UNMATCHED.get(rejection.status, "unmatched"))
+        else:
+            _record_refusal(request, kind=kind, connection=connection, rejection=rejection)
         return JsonResponse({"error": rejection.reason}, status=rejection.status)
     except DatabaseError:
         logger.exception("webhook for %s refused: database unavailable", kind)
@@ -80,11 +115,72 @@ def _check_body(request: HttpRequest, *, content_types: tuple[str, ...]) -> None
         )
 
 
+def _check_events(events: Sequence[CallEvent]) -> None:
+    """What every provider's events must satisfy before they are stored, whoever parsed them."""
+    now = clock.now()
+    for index, event in enumerate(events, start=1):
+        where = f"event {index} of {len(events)} (call {event.provider_call_id[:60]})"
+        try:
+            in_range = now - OLDEST_EVENT <= event.occurred_at <= now + NEWEST_EVENT
+        except OverflowError:  # e.g. 0001-01-01T00:00:00+05:00 has no UTC equivalent
+            in_range = False
+        if not in_range:
+            raise WebhookRejected(
+                f"{where}: occurred_at {event.occurred_at.isoformat()} is outside the accepted "
+                "range (up to 7 days ago, at most 1 hour ahead).",
+                status=422,
+            )
+        if event.outreach_call_id and not OUTREACH_CALL_ID.fullmatch(event.outreach_call_id):
+            raise WebhookRejected(
+                f"{where}: outreach_call_id must be 1 to 64 letters, digits or hyphens "
+                "(Outreach's call ids are integers or UUIDs).",
+                status=422,
+            )
+
+
+# What a refusal that matched no connection is counted as.
+_UNMATCHED = {404: "unknown_provider_or_token", 405: "wrong_method"}
+
+
+def _refusing_too_often(request: HttpRequest) -> bool:
+    """Count this refusal against its address (in the shared cache, per minute); True once the
+    address is over WEBHOOK_REFUSALS_PER_MINUTE."""
+    try:
+        address = get_adapter().get_client_ip(request)
+    except Exception:  # no address to hold to account: never refuse more on a guess
+        return False
+    key = f"webhook-refusals:{address}:{int(clock.now().timestamp() // 60)}"
+    try:
+        if cache.add(key, 1, timeout=120):
+            return False
+        return cache.incr(key) > settings.WEBHOOK_REFUSALS_PER_MINUTE
+    except Exception:  # the cache is away: answer as usual rather than fail the request
+        logger.warning("webhook refusal limit unavailable", exc_info=True)
+        return False
+
+
+def _tally(reason: str) -> None:
+    """One more refusal of this kind today, in one upsert; never a row per request."""
+    day = clock.now().date()
+    try:
+        with transaction.atomic():
+            updated = WebhookRefusalTally.objects.filter(day=day, reason=reason).update(
+                count=F("count") + 1
+            )
+            if not updated:
+                with transaction.atomic():
+                    WebhookRefusalTally.objects.create(day=day, reason=reason, count=1)
+    except IntegrityError:  # another request created today's row a moment ago
+        WebhookRefusalTally.objects.filter(day=day, reason=reason).update(count=F("count") + 1)
+    except DatabaseError:
+        logger.exception("could not count a refused webhook")
+
+
 def _record_refusal(
     request: HttpRequest,
     *,
     kind: str,
-    connection: ProviderConnection | None,
+    connection: ProviderConnection,
     rejection: WebhookRejected,
 ) -> None:
     logger.warning(
@@ -102,7 +198,7 @@ def _record_refusal(
     try:
         WebhookReceipt.objects.create(
             connection=connection,
-            organization_id=connection.organization_id if connection else None,
+            organization_id=connection.organization_id,
             provider=kind[:30],
             status=rejection.status,
             reason=rejection.reason[:500],

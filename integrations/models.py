@@ -86,3 +86,22 @@ class WebhookReceipt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} webhook refused ({self.status}): {self.reason}"
+
+
+class WebhookRefusalTally(models.Model):
+    """Requests that matched no connection (an unknown provider, token or method), and refusals
+    not recorded because their address sent too many: counted per day and reason for platform
+    staff, never stored one row each, so nobody can fill the database by knocking."""
+
+    day = models.DateField()
+    reason = models.CharField(max_length=40)
+    count = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "reason"], name="one_tally_per_day_and_reason")
+        ]
+        ordering = ["-day", "reason"]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.reason}: {self.count}"

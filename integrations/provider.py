@@ -26,10 +26,11 @@ declarations.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.http import HttpResponse, JsonResponse
 
@@ -48,6 +49,56 @@ class WebhookRejected(Exception):
         super().__init__(reason)
         self.reason = reason
         self.status = status
+
+
+# How deep a JSON body may nest: real payloads need a handful of levels; a deeper one is an
+# attack on the parser, refused before anything else reads it.
+MAX_JSON_DEPTH = 32
+
+
+def json_payload(body: bytes) -> Any:
+    """A JSON body every part of the product can store and read: refused (400, naming what)
+    when it is not JSON, carries NaN or Infinity (PostgreSQL's JSON has neither), a NUL or a
+    lone surrogate in a string (neither can be stored), or nests deeper than MAX_JSON_DEPTH."""
+    try:
+        payload = json.loads(body, parse_constant=_no_constants)
+    except RecursionError:
+        raise WebhookRejected(f"Body nests deeper than {MAX_JSON_DEPTH} levels.") from None
+    except (ValueError, UnicodeDecodeError) as error:
+        raise WebhookRejected(f"Body is not valid JSON: {error}.") from None
+    _check_json(payload)
+    return payload
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _check_json(payload: Any) -> None:
+    stack: list[tuple[Any, str, int]] = [(payload, "body", 1)]
+    while stack:
+        value, where, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise WebhookRejected(f"Body nests deeper than {MAX_JSON_DEPTH} levels.")
+        if isinstance(value, dict):
+            for key, item in value.items():
+                _check_text(key, f"a key in {where}")
+                stack.append((item, f"{where}.{key}"[:200], depth + 1))
+        elif isinstance(value, list):
+            stack.extend((item, f"{where}[{index}]", depth + 1) for index, item in enumerate(value))
+        elif isinstance(value, str):
+            _check_text(value, where)
+
+
+def _check_text(text: str, where: str) -> None:
+    if "\x00" in text:
+        raise WebhookRejected(f"{where} contains a NUL character.", status=422)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise WebhookRejected(
+            f"{where} contains a lone surrogate (not UTF-8).", status=422
+        ) from None
 
 
 class Capability(StrEnum):

@@ -147,6 +147,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # must share it: Redis in production (`redis://host:6379/1`, another database than the broker's).
 # The quick start's default is a file cache under var/, shared by its processes on one machine.
 CACHES = {"default": env.cache_url("CACHE_URL", default=f"filecache://{VAR_DIR / 'cache'}")}
+# Refused webhooks an address may send per minute before it is answered 429 and no longer
+# recorded (a correctly signed request is never limited: only refusals count).
+WEBHOOK_REFUSALS_PER_MINUTE = env.int("WEBHOOK_REFUSALS_PER_MINUTE", default=60)
 
 # --- Celery -----------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")

@@ -10,11 +10,13 @@ import pytest
 from django.test import Client
 
 from calls.models import Call, InboxEvent
-from integrations.models import ProviderConnection, WebhookReceipt
+from integrations.models import ProviderConnection, WebhookReceipt, WebhookRefusalTally
 from portal.tenancy.models import Organization
 from tests.pipeline.helpers import signed_headers
 
 SECRET = "whsec_" + "dGhlLWdlbmVyaWMtd2ViaG9vay1zZWNyZXQ="
+# The events' time: recent enough for the door (up to 7 days ago), and the same in every event.
+RECENTLY = (datetime.now(UTC) - timedelta(minutes=1)).replace(microsecond=0).isoformat()
 OLD_SECRET = "whsec_" + "b2xkLXNlY3JldC1iZWluZy1yb3RhdGVkLW91dA=="
 
 
@@ -32,7 +34,7 @@ def event(**overrides: object) -> dict:
         "call_id": "pbx-1",
         "direction": "outbound",
         "happening": "ringing",
-        "occurred_at": "2026-11-23T10:00:00Z",
+        "occurred_at": RECENTLY,
         "outreach_call_id": "A1B2",
         "agent": {"email": "rita@pbx.example"},
         **overrides,
@@ -139,7 +141,16 @@ def test_it_refuses_an_unknown_connection_token(connection: ProviderConnection) 
     response = Client().post("/hooks/generic/not-a-token/", "{}", content_type="application/json")
     assert response.status_code == 404
     assert response.json() == {"error": "Unknown or disabled connection token."}
-    assert WebhookReceipt.objects.get().organization_id is None
+    # Knocking on a door that does not exist costs the database one counter, not a row.
+    assert not WebhookReceipt.objects.exists()
+    tally = WebhookRefusalTally.objects.get()
+    assert (tally.reason, tally.count) == ("unknown_provider_or_token", 1)
+    Client().get("/hooks/generic/not-a-token/")
+    Client().post("/hooks/nobody/x/", "{}", content_type="application/json")
+    assert dict(WebhookRefusalTally.objects.values_list("reason", "count")) == {
+        "unknown_provider_or_token": 2,
+        "wrong_method": 1,
+    }
 
 
 def test_it_refuses_malformed_json(connection: ProviderConnection) -> None:
