@@ -14,9 +14,11 @@ from datetime import timedelta
 from django.test import Client
 from django.utils import timezone
 
+from calls.inbox import inbox_accept
 from calls.models import AgentMapping, AttemptOutcome, Call, CallStatus, InboxEvent
 from calls.selectors import call_timeline, calls_needing_attention
 from calls.services import agent_mapping_create, call_replay, calls_close_unfinished
+from integrations.events import AgentIdentity, CallEvent, Direction, Happening
 from integrations.outreach.models import OutreachConnection, OutreachRateWindow
 from tests.conftest import make_user
 from tests.pipeline.helpers import Pipeline, eventually, refusals, state_of
@@ -57,7 +59,7 @@ def test_it_releases_a_call_held_for_its_agent_when_a_later_event_names_them(
         ]
     )
 
-    eventually(lambda: call_of("queue-1").status == CallStatus.DONE, timeout=30)
+    eventually(lambda: call_of("queue-1").status == CallStatus.DONE)
     call = call_of("queue-1")
     attributes = pipeline.sandbox.call(call.outreach_call_id)["call"]["attributes"]
     assert attributes["state"] == "completed"
@@ -92,7 +94,7 @@ def test_it_waits_for_a_rejection_arriving_after_the_end_and_files_busy_with_the
         ]
     )
 
-    eventually(lambda: call_of("vm-1").status == CallStatus.DONE, timeout=30)
+    eventually(lambda: call_of("vm-1").status == CallStatus.DONE)
     call = call_of("vm-1")
     attributes = pipeline.sandbox.call(call.outreach_call_id)["call"]["attributes"]
     assert attributes["state"] == "busy"
@@ -125,7 +127,7 @@ def test_it_sends_a_final_state_hours_old_with_its_true_time_and_expires_the_ref
         outreach_user_id=str(pipeline.rep_outreach_id),
     )
 
-    eventually(lambda: call_of("old-1").status == CallStatus.DONE, timeout=30)
+    eventually(lambda: call_of("old-1").status == CallStatus.DONE)
     call = call_of("old-1")
     attributes = pipeline.sandbox.call(call.outreach_call_id)["call"]["attributes"]
     assert attributes["state"] == "completed"
@@ -146,8 +148,8 @@ def test_it_sends_a_final_state_hours_old_with_its_true_time_and_expires_the_ref
             )
         ]
     )
-    eventually(lambda: call_of("old-1").links_closed, timeout=30)
-    eventually(lambda: call_of("old-1").status == CallStatus.DONE, timeout=30)
+    eventually(lambda: call_of("old-1").links_closed)
+    eventually(lambda: call_of("old-1").status == CallStatus.DONE)
     call = call_of("old-1")
     recording = InboxEvent.objects.get(call=call, happening="recording_ready")
     assert recording.status == "expired"
@@ -201,7 +203,7 @@ def test_it_delivers_after_a_wrong_mapping_is_fixed_and_the_call_replayed(
             pipeline.event("wrong-1", "rejected", 3, **INBOUND),
         ]
     )
-    eventually(lambda: call_of("wrong-1").status == CallStatus.FAILED, timeout=30)
+    eventually(lambda: call_of("wrong-1").status == CallStatus.FAILED)
 
     AgentMapping.objects.all().delete()
     agent_mapping_create(
@@ -212,7 +214,7 @@ def test_it_delivers_after_a_wrong_mapping_is_fixed_and_the_call_replayed(
     )
     call_replay(call=call_of("wrong-1"), actor=make_user("support@alice.example"))
 
-    eventually(lambda: call_of("wrong-1").status == CallStatus.DONE, timeout=30)
+    eventually(lambda: call_of("wrong-1").status == CallStatus.DONE)
     call = call_of("wrong-1")
     resource = pipeline.sandbox.call(call.outreach_call_id)["call"]
     assert resource["attributes"]["state"] == "busy"
@@ -223,9 +225,25 @@ def test_it_records_an_unexpected_error_backs_off_and_gives_up_at_the_deadline(
     pipeline: Pipeline, clock_offset: Callable[[float], None]
 ) -> None:
     # An Outreach call id no URL can carry makes the HTTP library raise, not Outreach answer.
-    pipeline.send([pipeline.event("odd-1", "dialling", 0, outreach_call_id="12\n34")])
+    # The webhook door refuses such an id today; a row stored before it did is handed to the
+    # inbox directly, as it would be found in the database.
+    inbox_accept(
+        connection=pipeline.provider,
+        events=[
+            CallEvent(
+                dedup_key="odd-1:dialling",
+                provider="generic",
+                provider_call_id="odd-1",
+                direction=Direction.OUTBOUND,
+                happening=Happening.DIALLING,
+                occurred_at=timezone.now(),
+                outreach_call_id="12\n34",
+                agent=AgentIdentity(email="rita@pbx.example"),
+            )
+        ],
+    )
 
-    eventually(lambda: call_of("odd-1").failures >= 2, timeout=30)
+    eventually(lambda: call_of("odd-1").failures >= 2)
     call = call_of("odd-1")
     assert call.status == CallStatus.ACTIVE
     assert "Unexpected error" in call.problem
@@ -258,7 +276,7 @@ def test_it_keeps_a_transferred_call_with_the_first_agent_who_answered(
         ]
     )
 
-    eventually(lambda: call_of("xfer-1").status == CallStatus.DONE, timeout=30)
+    eventually(lambda: call_of("xfer-1").status == CallStatus.DONE)
     call = call_of("xfer-1")
     resource = pipeline.sandbox.call(call.outreach_call_id)["call"]
     assert resource["relationships"]["user"]["data"]["id"] == pipeline.rep_outreach_id
@@ -302,7 +320,7 @@ def test_it_holds_calls_while_the_token_endpoint_fails_and_resumes_when_it_recov
     outreach_id = str(launched["id"])
     pipeline.send([pipeline.event("tok-1", "dialling", 0, outreach_call_id=outreach_id)])
 
-    eventually(lambda: call_of("tok-1").status == CallStatus.HELD, timeout=30)
+    eventually(lambda: call_of("tok-1").status == CallStatus.HELD)
     call = call_of("tok-1")
     assert "token endpoint" in call.problem and call.due_at is not None  # it retries by itself
     connection = OutreachConnection.objects.get()
