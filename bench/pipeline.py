@@ -56,13 +56,12 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 from cryptography.fernet import Fernet
 from standardwebhooks.webhooks import Webhook
@@ -80,66 +79,18 @@ from bench.measure import (
     processes_named,
     summary,
 )
+from bench.processes import HOST, REPO, free_port, running, venv_environment, wait_for_http
 from outreach_sandbox.control import SandboxControl
 from outreach_sandbox.launcher import sandbox_process
 from tests.pipeline.scenarios import TABLE
 
-REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "var" / "bench"
-VENV_BIN = Path(sys.executable).parent
-HOST = "127.0.0.1"
 LAUNCH_LEAD = 0.05  # seconds between an outbound call's launch and its first event
 TARGETS = {"ingest_p99_ms": 50.0, "outreach_p99_ms": 500.0, "initiated_within_5s": 1.0}
 
 
 def agent_email(tenant: int) -> str:
     return f"rep{tenant}@pbx.example"
-
-
-# Processes ------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def service(name: str, command: list[str], *, env: dict[str, str]) -> Iterator[subprocess.Popen]:
-    """A process in its own group, logging to var/bench/logs/<name>.log; stopped on exit."""
-    log_path = OUT / "logs" / f"{name}.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(  # noqa: S603 - our own venv's commands, no shell
-            command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
-            os.killpg(process.pid, signal.SIGKILL)  # whatever of its group is left
-        except ProcessLookupError:
-            pass
-        process.wait()
-
-
-def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args[0]} exited with {process.returncode}; see logs")
-        try:
-            httpx.get(url, timeout=1.0)
-            return
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise TimeoutError(f"{url} did not answer within {timeout} s")
 
 
 # Settings, database, tenants ------------------------------------------------------------------
@@ -497,7 +448,7 @@ def main(argv: list[str] | None = None) -> int:
         web_port = free_port()
         settings_env = environment(args, sandbox_url=sandbox_url, web_port=web_port)
         os.environ.update(settings_env)
-        child_env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+        child_env = venv_environment(os.environ)
         print(f"database {args.database}: creating and migrating", flush=True)
         database_recreate(args.database)
         broker_purge(args.redis_db)
@@ -514,8 +465,7 @@ def main(argv: list[str] | None = None) -> int:
 
         print("starting gunicorn, the Celery worker and beat", flush=True)
         web = stack.enter_context(
-            service(
-                "gunicorn",
+            running(
                 [
                     "gunicorn", "portal.wsgi",
                     "--bind", f"{HOST}:{web_port}",
@@ -525,11 +475,11 @@ def main(argv: list[str] | None = None) -> int:
                     "--no-control-socket",
                 ],
                 env={**child_env, "DJANGO_SETTINGS_MODULE": "bench.settings"},
+                log_path=OUT / "logs" / "gunicorn.log",
             )
         )  # fmt: skip
         worker = stack.enter_context(
-            service(
-                "worker",
+            running(
                 [
                     "celery", "-A", "portal", "worker",
                     "--concurrency", str(args.workers),
@@ -539,20 +489,21 @@ def main(argv: list[str] | None = None) -> int:
                     "--loglevel", "WARNING",
                 ],
                 env=child_env,
+                log_path=OUT / "logs" / "worker.log",
             )
         )  # fmt: skip
         beat = stack.enter_context(
-            service(
-                "beat",
+            running(
                 [
                     "celery", "-A", "portal", "beat",
                     "--schedule", str(OUT / "logs" / "celerybeat-schedule"),
                     "--loglevel", "WARNING",
                 ],
                 env=child_env,
+                log_path=OUT / "logs" / "beat.log",
             )
         )  # fmt: skip
-        wait_for_http(f"http://{HOST}:{web_port}/healthz", web)
+        wait_for_http(f"http://{HOST}:{web_port}/healthz", process=web)
         sandbox_pids = [
             pid
             for pid in descendants(os.getpid())
