@@ -15,6 +15,10 @@ Excluded, and counted: duplicates (only the first copy of an id counts); events 
 Outreach already had before they were sent (a `ringing` repeat after the call was answered); and
 events with no effect on Outreach (none in this load). An event whose effect never arrives is
 counted as undelivered.
+
+Also here: waiting until the pipeline has no work left, reading what Outreach (the sandbox) and
+our own call rows ended with, the CPU time and memory of every process from /proc, and turning
+it all into the figures the report shows.
 """
 
 from __future__ import annotations
@@ -22,13 +26,19 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections import defaultdict
+import time
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import psycopg
+
+from bench.load import ClosedLoop, PlannedCall, Sent
+from bench.processes import HOST
 from calls.rules import Direction, Happening, OutreachState, implied_state, rank
+from outreach_sandbox.control import SandboxControl
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -128,7 +138,261 @@ def event_latencies(
     return result
 
 
+# Waiting and collecting -----------------------------------------------------------------------
+
+
+def wait_until_settled(prefix: str, expected: int, timeout: float) -> float | None:
+    """Seconds until every call of this prefix exists and none has work left (status active);
+    None if there was still work after `timeout` seconds."""
+    from django.db import close_old_connections
+
+    from calls.models import Call, CallStatus
+
+    began = time.monotonic()
+    while time.monotonic() - began < timeout:
+        calls = Call.objects.filter(provider_call_id__startswith=f"{prefix}-")
+        if calls.count() >= expected and not calls.filter(status=CallStatus.ACTIVE).exists():
+            return time.monotonic() - began
+        close_old_connections()
+        time.sleep(0.25)
+    return None
+
+
+def log_length(control: SandboxControl) -> int:
+    """The sandbox's request log has no length; a request it logs tells its own index."""
+    control.config()
+    return control.requests(path_prefix="/_control/config")[-1]["index"] + 1
+
+
+@dataclass
+class OutreachView:
+    """What Outreach ended with: each call against the table, the outbound calls' launch
+    reports, and every API request the sandbox logged during the measured run."""
+
+    correctness: dict[str, Any]
+    launches: list[dict[str, Any]]
+    log: list[dict[str, Any]]
+
+
+def outreach_view(calls: list[PlannedCall], control: SandboxControl, *, since: int) -> OutreachView:
+    correctness, launches = check_calls(calls, control)
+    log = [entry for entry in control.requests(since=since) if entry["path"].startswith("/api/v2")]
+    return OutreachView(correctness, launches, log)
+
+
+def check_calls(
+    calls: list[PlannedCall], control: SandboxControl
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Compares every call's end state in Outreach with the table; answers the counts and each
+    outbound call's launch report. Gives each call the Outreach id our row has, which the
+    latencies are matched on."""
+    from calls.models import Call
+
+    ours = {
+        row["provider_call_id"]: row
+        for row in Call.objects.filter(
+            provider_call_id__in=[call.provider_call_id for call in calls]
+        ).values("provider_call_id", "outreach_call_id", "status", "problem")
+    }
+    wrong, statuses, launches = [], Counter(), []
+    for call in calls:
+        row = ours.get(call.provider_call_id)
+        statuses[row["status"] if row else "missing"] += 1
+        if not row or not row["outreach_call_id"]:
+            wrong.append({"call": call.provider_call_id, "problem": "no Outreach call"})
+            continue
+        call.outreach_call_id = row["outreach_call_id"]
+        view = control.call(row["outreach_call_id"])
+        attributes = view["call"]["attributes"]
+        seen = (
+            attributes.get("state"),
+            attributes.get("recordingUrl"),
+            attributes.get("voicemailRecordingUrl"),
+        )
+        expected = (call.final_state, call.recording or None, call.voicemail or None)
+        if seen != expected:
+            wrong.append({"call": call.provider_call_id, "seen": seen, "expected": expected, **row})
+        if call.direction == "outbound" and view["launch"]:
+            launches.append(view["launch"])
+    return {
+        "calls": len(calls),
+        "as_the_table_says": len(calls) - len(wrong),
+        "wrong": wrong[:20],
+        "our_status": dict(statuses),
+    }, launches
+
+
+# Figures -------------------------------------------------------------------------------------
+
+
+@dataclass
+class MeasuredRun:
+    """What the measured run's sending and waiting recorded."""
+
+    requests: list[Sent]
+    start_wall: float  # when the schedule began, wall clock
+    sent_seconds: float
+    drain: float | None  # seconds from the first send until no call had work; None: never
+    window_seconds: float  # from the first send until settled (or given up)
+    cpu: dict[str, float]  # CPU seconds per group of processes during the window
+    sessions: int  # PostgreSQL connections opened during the window
+    profiles: dict[str, Any]
+
+
+def in_ms(figures: dict[str, Any]) -> dict[str, Any]:
+    return {
+        name: (round(value * 1000, 1) if isinstance(value, float) else value)
+        for name, value in figures.items()
+    }
+
+
+def ingest_rate(run: MeasuredRun) -> float:
+    """Requests answered per second, from the schedule's start to the last answer."""
+    finished = max(request.answered_wall for request in run.requests)
+    return len(run.requests) / (finished - run.start_wall)
+
+
+def ingest_figures(run: MeasuredRun) -> dict[str, Any]:
+    ok = [request for request in run.requests if request.status == 200]
+    return {
+        "requests_per_second": round(ingest_rate(run), 1),
+        "sending_seconds": round(run.sent_seconds, 2),
+        "latency_ms": in_ms(summary([request.latency for request in ok])),
+        "non_200": dict(Counter(r.status for r in run.requests if r.status != 200)),
+        "waited_for_a_late_launch": sum(1 for r in run.requests if r.waited_for_launch),
+    }
+
+
+def outreach_figures(run: MeasuredRun, view: OutreachView) -> dict[str, Any]:
+    first_copies = [
+        (event.call.outreach_call_id, event.payload, request.scheduled_wall)
+        for request in run.requests
+        for event in request.events
+        if not event.duplicate
+    ]
+    latencies = event_latencies(first_copies, deliveries(view.log))
+    launches = view.launches
+    delays = [
+        launch["initiatedDelaySeconds"]
+        for launch in launches
+        if launch["initiatedDelaySeconds"] is not None
+    ]
+    within = sum(1 for launch in launches if launch["initiatedWithin5s"])
+    answers = [entry["durationMs"] for entry in view.log]
+    return {
+        "event_to_outreach_ms": in_ms(summary(latencies.seconds)),
+        "by_happening_ms": {
+            name: in_ms(summary(values)) for name, values in sorted(latencies.by_happening.items())
+        },
+        "events_already_in_outreach_when_sent": latencies.already_there,
+        "events_without_effect": latencies.no_effect,
+        "events_never_delivered": len(latencies.undelivered),
+        "undelivered_examples": latencies.undelivered[:10],
+        "initiated_within_5s": round(within / len(launches), 4) if launches else None,
+        "initiated_delay_ms": in_ms(summary(delays)),
+        "outbound_launched": len(launches),
+        "drain_seconds_after_last_send": round(run.drain, 2) if run.drain is not None else None,
+        "api_requests": len(view.log),
+        "sandbox_answer_ms": {"p50": percentile(answers, 0.5), "p99": percentile(answers, 0.99)},
+    }
+
+
+def correctness_figures(calls: list[PlannedCall], view: OutreachView) -> dict[str, Any]:
+    refusals = Counter(
+        f"{entry['status']} {entry['refusedBy'] or ''}".strip()
+        for entry in view.log
+        if entry["status"] >= 400
+    )
+    creates = sum(1 for e in view.log if e["method"] == "POST" and e["path"] == "/api/v2/calls")
+    # Outbound calls are created by their launch (the sandbox's control API, not in this log);
+    # each inbound call should be created exactly once, however often its events came.
+    inbound = sum(1 for call in calls if call.direction == "inbound")
+    return {
+        **view.correctness,
+        "sandbox_refusals": dict(refusals),
+        "creates": creates,
+        "duplicate_creates": creates - inbound,
+    }
+
+
+def closed_loop_figures(loop: ClosedLoop) -> dict[str, Any]:
+    return {
+        "requests": len(loop.latencies),
+        "seconds": round(loop.seconds, 3),
+        "per_second": round(len(loop.latencies) / loop.seconds, 1),
+        "concurrency": loop.concurrency,
+        "statuses": dict(loop.statuses),
+        "latency_ms": in_ms(summary(loop.latencies)),
+    }
+
+
 # Processes: CPU time and peak memory from /proc ----------------------------------------------
+
+
+def process_groups(pids: dict[str, int]) -> dict[str, list[int]]:
+    """The processes whose CPU time the report shows, by what they are: ours, and the
+    PostgreSQL, Redis and load generator they compete with for the same cores."""
+    return {
+        "gunicorn": descendants(pids["gunicorn"]),
+        "celery worker": descendants(pids["celery worker"]),
+        "beat": descendants(pids["beat"]),
+        "sandbox": descendants(pids["sandbox"]) if pids["sandbox"] else [],
+        "postgres": processes_named("postgres"),
+        "redis": processes_named("redis-server"),
+        "load generator (this)": [os.getpid()],
+    }
+
+
+@dataclass
+class Usage:
+    """CPU seconds per group and PostgreSQL connections opened, between `start` and `stop`."""
+
+    groups: dict[str, list[int]]
+    database: str
+    cpu_before: dict[str, float]
+    busy_before: float
+    sessions_before: int
+
+    @classmethod
+    def start(cls, groups: dict[str, list[int]], database: str) -> Usage:
+        cpu_before = {name: cpu_seconds(members) for name, members in groups.items()}
+        busy_before = machine_busy_seconds()
+        return cls(groups, database, cpu_before, busy_before, database_sessions(database))
+
+    def stop(self) -> tuple[dict[str, float], int]:
+        cpu = {
+            name: cpu_seconds(members) - self.cpu_before[name]
+            for name, members in self.groups.items()
+        }
+        # Anything else on the machine competes for the same cores: the kernel's own work for
+        # loopback networking (softirq), another test run...
+        cpu["everything else"] = machine_busy_seconds() - self.busy_before - sum(cpu.values())
+        return cpu, database_sessions(self.database) - self.sessions_before
+
+
+def database_sessions(name: str) -> int:
+    """Connections ever opened to the database (PostgreSQL 14+ counts them)."""
+    with psycopg.connect(f"postgresql://postgres@{HOST}:5432/postgres") as db:
+        row = db.execute(
+            "SELECT sessions FROM pg_stat_database WHERE datname = %s", [name]
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def peak_rss(pids: dict[str, int]) -> dict[str, dict[str, Any]]:
+    """Each group's peak resident memory: its largest process and all of them together."""
+    found = {}
+    for name, pid in pids.items():
+        if not pid:
+            continue
+        members = [peak_rss_mb(member) for member in descendants(pid)]
+        known = [mb for mb in members if mb is not None]
+        found[name] = {
+            "processes": len(known),
+            "largest_mb": round(max(known), 1) if known else None,
+            "total_mb": round(sum(known), 1),
+        }
+    return found
 
 
 def descendants(pid: int) -> list[int]:

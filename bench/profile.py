@@ -20,7 +20,20 @@ from typing import Any
 PYSPY = shutil.which("py-spy") or str(Path(__file__).resolve().parent.parent / ".venv/bin/py-spy")
 
 
-def start(name: str, pid: int, out: Path) -> tuple[str, subprocess.Popen, Path]:
+Profiler = tuple[str, subprocess.Popen, Path]
+PROFILED = (("web", "gunicorn"), ("worker", "celery worker"))  # name, key in the testbed's pids
+
+
+def start_all(pids: dict[str, int], out: Path) -> list[Profiler]:
+    """py-spy on gunicorn and on the worker, each with all its processes."""
+    return [start(name, pids[key], out) for name, key in PROFILED]
+
+
+def stop_all(profilers: list[Profiler]) -> dict[str, Any]:
+    return {profiler[0]: stop(profiler) for profiler in profilers}
+
+
+def start(name: str, pid: int, out: Path) -> Profiler:
     path = out / f"profile-{name}.txt"
     process = subprocess.Popen(  # noqa: S603 - py-spy from our venv on our own child process
         [
@@ -33,7 +46,7 @@ def start(name: str, pid: int, out: Path) -> tuple[str, subprocess.Popen, Path]:
     return name, process, path
 
 
-def stop(profiler: tuple[str, subprocess.Popen, Path]) -> dict[str, Any]:
+def stop(profiler: Profiler) -> dict[str, Any]:
     name, process, path = profiler
     process.send_signal(signal.SIGINT)  # py-spy writes its output when interrupted
     try:
