@@ -45,3 +45,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 STATIC_ROOT.mkdir(exist_ok=True)  # noqa: F405 - whitenoise warns when it is missing
+
+# allauth's failed sign-in limit per address, over ten minutes instead of one: the sign-in tests
+# count failures across a real gunicorn, and on a busy machine ten tries can take over a minute.
+ACCOUNT_RATE_LIMITS = {"login_failed": "10/10m/ip,5/5m/key"}

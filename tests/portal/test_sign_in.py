@@ -82,7 +82,7 @@ def test_it_limits_each_client_behind_the_proxy_in_the_cache_every_process_share
     attacker, colleague = "203.0.113.7", "198.51.100.9"
 
     with gunicorn(ALLAUTH_TRUSTED_PROXY_COUNT="1") as base:
-        for n in range(10):  # allauth: 10 failed sign-ins a minute per client address
+        for n in range(10):  # 10 failed sign-ins per client address (tests/settings.py)
             failed = login_at(base, f"guess{n}@example.com", "wrong", client_ip=attacker)
             assert failed.status_code == 200 and TOO_MANY not in failed.text
 
