@@ -4,6 +4,7 @@ No worker runs here; the test plays the failures against the inbox and the sandb
 
 from __future__ import annotations
 
+import random
 from contextlib import suppress
 
 from calls.models import InboxEvent
@@ -12,15 +13,26 @@ from integrations.outreach.errors import OutreachError
 from portal.encryption import Secret
 from tests.pipeline.faults.plant import Processes
 from tests.pipeline.faults.reconcile import reconcile
-from tests.pipeline.faults.traffic import plan_calls, provider_for
+from tests.pipeline.faults.traffic import provider_for
 from tests.pipeline.helpers import Pipeline
+from tests.pipeline.scenarios import TABLE, planned_call
+
+
+def row(direction: str, result: str) -> tuple:
+    return next(row for row in TABLE if row[:2] == (direction, result))
 
 
 def test_it_names_the_calls_behind_every_kind_of_failure(
     pipeline: Pipeline, processes: Processes
 ) -> None:
     # load-0: outbound, completed; load-1: inbound, completed; load-2: outbound, canceled.
-    calls = plan_calls(pipeline, 3, seed=6501)
+    rows = [
+        row("outbound", "answered by the callee"),
+        row("inbound", "answered by the callee"),
+        row("outbound", "caller cancels before anyone picks up"),
+    ]
+    rng = random.Random(6501)
+    calls = [planned_call(pipeline, index, row, rng=rng) for index, row in enumerate(rows)]
     outbound, inbound, lossy = calls
     with processes(workers=0, beat=False) as plant:
         provider = provider_for(pipeline, plant, calls, seed=6502).start()
