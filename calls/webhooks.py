@@ -11,7 +11,8 @@ unknown provider, token or method) is only counted per day for platform staff. A
 whose requests keep being refused is answered 429 without even that, for a minute: refusals must
 cost an attacker more than us. A correctly signed request is never limited: the limit applies to
 refusals only, and most providers retry only on connection failures, so a 429 or 503 to a real
-event would be a lost event.
+event would be a lost event. A signed webhook refused for a call we know is also noted on that
+call (its timeline and *Needs attention*).
 """
 
 from __future__ import annotations
@@ -30,11 +31,13 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from calls.inbox import inbox_accept
+from calls.models import Call
 from integrations.events import CallEvent
 from integrations.models import ProviderConnection, WebhookReceipt, WebhookRefusalTally
 from integrations.provider import WebhookRejected
 from integrations.registry import is_known, provider_for
 from portal import clock
+from portal.audit.services import audit_record
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +100,7 @@ def receive_webhook(request: HttpRequest, kind: str, token: str) -> HttpResponse
         accepted.stored,
         accepted.duplicates,
     )
-    return provider.accepted_answer(stored=accepted.stored, duplicates=accepted.duplicates)
+    return provider.accepted_answer(request, stored=accepted.stored, duplicates=accepted.duplicates)
 
 
 def _check_body(request: HttpRequest, *, content_types: tuple[str, ...]) -> None:
@@ -206,5 +209,27 @@ def _record_refusal(
             content_type=(request.content_type or "")[:200],
             body_excerpt=excerpt,
         )
+        if connection is not None and rejection.provider_call_id:
+            _note_refusal_on_call(connection, rejection, excerpt=excerpt)
     except DatabaseError:
         logger.exception("could not record a refused webhook")
+
+
+def _note_refusal_on_call(
+    connection: ProviderConnection, rejection: WebhookRejected, *, excerpt: str
+) -> None:
+    """A signed webhook about a call we know, which we could not read: the call may now miss
+    what it said, so its timeline shows the refusal and the call is listed for a person."""
+    call = Call.objects.filter(
+        connection=connection, provider_call_id=rejection.provider_call_id
+    ).first()
+    if call is None:
+        return
+    note = f"A webhook about this call was refused ({rejection.status}): {rejection.reason}"
+    Call.objects.filter(pk=call.pk).update(attention=note[:500])
+    audit_record(
+        action="call.webhook_refused",
+        organization=connection.organization,
+        target=call,
+        data={"status": rejection.status, "reason": rejection.reason, "body": excerpt},
+    )

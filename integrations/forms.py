@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 
 from integrations.models import ProviderConnection
 from integrations.provider import Provider, SetupField
@@ -36,6 +37,7 @@ class ProviderConnectionForm(forms.Form):
         self.provider = provider
         self.editing = connection is not None
         saved = connection.setup_values() if connection is not None else {}
+        self.saved = saved
         if connection is not None:
             del self.fields["kind"]
             self.fields["name"].initial = connection.name
@@ -69,6 +71,19 @@ class ProviderConnectionForm(forms.Form):
         if self.cleaned_data["kind"] != self.provider.kind:
             raise forms.ValidationError("Choose the provider again: the form was for another.")
         return self.cleaned_data["kind"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.errors:
+            return cleaned  # each field's own problem first
+        try:
+            self.provider().check_setup({**self.saved, **self.setup_values()})
+        except ValidationError as error:
+            declared = {setup.name for setup in self.provider.setup_fields}
+            problems = error.message_dict if hasattr(error, "error_dict") else {"": error.messages}
+            for name, messages in problems.items():
+                self.add_error(f"setup_{name}" if name in declared else None, messages)
+        return cleaned
 
     def setup_values(self) -> dict[str, str]:
         """The setup fields to save; a secret left blank on an edit is left out (kept)."""

@@ -11,6 +11,9 @@ policy (whether we mint a signing secret for it, and how that secret rotates) - 
 - `parse(request, connection)`: the call events the request carries (`WebhookRejected` when
   malformed);
 
+and, where the defaults do not fit, `check_setup(values)` (setup values that cannot work
+together) and `accepted_answer(request, ...)` (an answer that depends on the webhook);
+
 and, optionally, two capabilities with one signature each (the core asks `supports(...)`):
 
 - `place_call(request, *, deadline, idempotency_key)`: ask the provider to place a call; the
@@ -45,10 +48,13 @@ class WebhookRejected(Exception):
     """A webhook we will not accept. `status` is the HTTP answer; `reason` is shown to the
     sender and to support staff, so it must never contain a secret."""
 
-    def __init__(self, reason: str, *, status: int = 400) -> None:
+    def __init__(self, reason: str, *, status: int = 400, provider_call_id: str = "") -> None:
         super().__init__(reason)
         self.reason = reason
         self.status = status
+        # The call a signed but unreadable webhook was about, when it said: the door notes the
+        # refusal on that call for support staff.
+        self.provider_call_id = provider_call_id
 
 
 # How deep a JSON body may nest: real payloads need a handful of levels; a deeper one is an
@@ -164,6 +170,9 @@ class Provider:
     # Whether the connection signs its webhooks with a secret we mint (shown once, rotatable);
     # providers that sign with their own credentials (Twilio's auth token) say False.
     mints_signing_secret: ClassVar[bool] = False
+    # Appended as a URL fragment (`#...`) to the webhook URL the Telephony page shows. A sender
+    # never sends a fragment back; Twilio reads its connection overrides (retries) there.
+    webhook_url_fragment: ClassVar[str] = ""
     # The provider's own event types that `parse` understands, as its documents name them; the
     # tests hold a payload fixture `<event>__<variant>.json` for each, and refuse a fixture of
     # an event the class does not declare.
@@ -183,14 +192,22 @@ class Provider:
         """The secrets to accept once the provider signs with the newest only."""
         raise NotImplementedError(f"{self.kind} does not mint signing secrets")
 
+    def check_setup(self, values: dict[str, str]) -> None:
+        """Raise `django.core.exceptions.ValidationError({field name: message})` when the setup
+        values cannot work (a format, one of two credentials). Each field's own `required` is
+        checked before; the default accepts anything."""
+
     def verify(self, request: HttpRequest, connection: ProviderConnection) -> None:
         raise NotImplementedError
 
     def parse(self, request: HttpRequest, connection: ProviderConnection) -> list[CallEvent]:
         raise NotImplementedError
 
-    def accepted_answer(self, *, stored: int, duplicates: int) -> HttpResponse:
-        """The 200 the provider expects for an accepted webhook (`answer`)."""
+    def accepted_answer(
+        self, request: HttpRequest, *, stored: int, duplicates: int
+    ) -> HttpResponse:
+        """The 200 the provider expects for an accepted webhook (`answer`); a provider whose
+        answer depends on the webhook (Twilio: TwiML for a <Dial> action only) overrides it."""
         if self.answer is WebhookAnswer.JSON:
             return JsonResponse({"stored": stored, "duplicates": duplicates})
         if self.answer is WebhookAnswer.XML:

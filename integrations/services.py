@@ -86,6 +86,7 @@ def _check_setup(provider: Provider, values: dict[str, str]) -> None:
         raise ValidationError(
             f"{provider.label}: unknown setup field(s) {unknown}, missing {missing}."
         )
+    provider.check_setup(values)
 
 
 @transaction.atomic

@@ -32,8 +32,13 @@ class ConnectionRow:
 
 
 def webhook_url(connection: ProviderConnection) -> str:
+    """What the admin gives the provider, with the fragment its class declares (Twilio's retry
+    settings), which the provider reads and never sends back."""
     path = reverse("webhook", kwargs={"kind": connection.kind, "token": connection.webhook_token})
-    return settings.PUBLIC_BASE_URL + path
+    fragment = (
+        provider_class(connection.kind).webhook_url_fragment if is_known(connection.kind) else ""
+    )
+    return settings.PUBLIC_BASE_URL + path + (f"#{fragment}" if fragment else "")
 
 
 def sees_webhook_details(request: HttpRequest) -> bool:
