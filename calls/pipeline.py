@@ -185,6 +185,15 @@ def _claim(call_id: int) -> Request | None:
                 return _wait(call, plan.settle_until)
             return _done(call)  # Outreach is up to date: no need to know whose token it takes
 
+        if needs_create and not (call.from_number and call.to_number):
+            # Outreach refuses an inbound call without both numbers. A provider may tell of a
+            # call first through a leg or a recording that does not carry them (Twilio's agent
+            # leg); the event that does releases the call.
+            return _hold(
+                call,
+                "Waiting for the caller's and the called number: Outreach needs both to create "
+                "an inbound call, and no event from the provider has said them yet.",
+            )
         problem = _ownership_problem(call, events)
         if problem:
             return _hold(call, problem)

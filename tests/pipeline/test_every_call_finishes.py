@@ -69,6 +69,27 @@ def test_it_releases_a_call_held_for_its_agent_when_a_later_event_names_them(
     assert refusals(pipeline.sandbox) == []
 
 
+def test_it_creates_an_inbound_call_only_once_an_event_says_both_numbers(
+    pipeline: Pipeline,
+) -> None:
+    # The agent's leg tells of the call first (Twilio's does): it knows neither the caller's
+    # number nor the one they called, and Outreach refuses an inbound call without them.
+    pipeline.send([pipeline.event("leg-1", "ringing", 0, direction="inbound")])
+    eventually(lambda: call_of("leg-1").status == CallStatus.HELD)
+    assert "Waiting for the caller's and the called number" in call_of("leg-1").problem
+    assert pipeline.sandbox.requests(path_prefix="/api/v2") == []
+
+    pipeline.send([pipeline.event("leg-1", "rejected", 9, **INBOUND)])
+    eventually(lambda: call_of("leg-1").status == CallStatus.DONE, timeout=30)
+    attributes = pipeline.sandbox.call(call_of("leg-1").outreach_call_id)["call"]["attributes"]
+    assert (attributes["from"], attributes["to"], attributes["state"]) == (
+        "+14155550111",
+        "+12065550100",
+        "busy",
+    )
+    assert refusals(pipeline.sandbox) == []
+
+
 def test_it_waits_for_a_rejection_arriving_after_the_end_and_files_busy_with_the_voicemail(
     pipeline: Pipeline,
 ) -> None:
