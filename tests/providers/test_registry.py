@@ -40,6 +40,7 @@ class Impostor(Provider):
 def test_it_lists_the_repositorys_providers_first_then_extra_ones() -> None:
     assert provider_choices() == [
         ("generic", "Generic signed webhook"),
+        ("twilio", "Twilio"),
         ("fakephone", "FakePhone (test provider)"),
     ]
     assert provider_class("generic") is GenericProvider
@@ -47,15 +48,15 @@ def test_it_lists_the_repositorys_providers_first_then_extra_ones() -> None:
 
 
 def test_it_knows_only_registered_kinds() -> None:
-    assert is_known("generic") and is_known("fakephone") and not is_known("twilio")
-    with pytest.raises(LookupError, match="No telephony provider 'twilio'"):
-        provider_class("twilio")
+    assert is_known("generic") and is_known("fakephone") and not is_known("telegraph")
+    with pytest.raises(LookupError, match="No telephony provider 'telegraph'"):
+        provider_class("telegraph")
 
 
 @override_settings(EXTRA_PROVIDERS=[])
 def test_it_forgets_an_extra_provider_taken_out_of_the_setting() -> None:
     assert not is_known("fakephone")
-    assert provider_choices() == [("generic", "Generic signed webhook")]
+    assert provider_choices() == [("generic", "Generic signed webhook"), ("twilio", "Twilio")]
 
 
 @pytest.mark.parametrize(

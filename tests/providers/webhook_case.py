@@ -28,6 +28,11 @@ def fixtures_of(kind: str) -> list[str]:
     return sorted(path.stem for path in (PROVIDERS_ROOT / kind / "fixtures").glob("*.json"))
 
 
+def payload_of(kind: str, name: str) -> dict:
+    """Fixture `name`'s payload, as the provider sends it."""
+    return json.loads((PROVIDERS_ROOT / kind / "fixtures" / f"{name}.json").read_text())
+
+
 def parse_fixture(kind: str, name: str, *, region: str = "US") -> list[CallEvent]:
     """The call events `kind`'s provider class reads from fixture `name` (without `.json`)."""
     provider = provider_class(kind)
@@ -36,7 +41,7 @@ def parse_fixture(kind: str, name: str, *, region: str = "US") -> list[CallEvent
         f"fixture {name}: {kind} does not declare the event {event!r} "
         f"(it declares {', '.join(provider.events)})"
     )
-    payload = json.loads((PROVIDERS_ROOT / kind / "fixtures" / f"{name}.json").read_text())
+    payload = payload_of(kind, name)
     content_type = provider.content_types[0]
     body = urlencode(payload) if "form-urlencoded" in content_type else json.dumps(payload)
     request = RequestFactory().post(f"/hooks/{kind}/t/", data=body, content_type=content_type)

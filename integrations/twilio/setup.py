@@ -1,0 +1,124 @@
+"""A Twilio connection's setup values: the account, how Twilio signs its webhooks, and the numbers
+it serves with the agent each rings.
+
+Twilio signs webhooks with the account's auth token (HMAC-SHA1), or, where a Webhooks Rule
+applies a Setting to our URL, with that Setting's SharedKey (its algorithm named in
+`X-Twilio-Webhooks-Signature-Settings`). An API key and its secret reach Twilio's REST API (part
+two places calls with them) but sign nothing, so an account set up without its auth token needs
+the SharedKey to have its webhooks verified.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from integrations.events import AgentIdentity, normalise_number
+
+ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
+API_KEY_SID = re.compile(r"SK[0-9a-fA-F]{32}")
+# Between the number and its agent, and between pairs: `+12065550100=client:rita, +1...=+1...`.
+PAIR_SEPARATORS = re.compile(r"[,;\n]")
+
+
+@dataclass(frozen=True)
+class TwilioSetup:
+    account_sid: str
+    auth_token: str = ""
+    api_key_sid: str = ""
+    api_key_secret: str = ""
+    webhook_key: str = ""  # the SharedKey secret of a Webhook Setting, when one signs for us
+    # Each number the connection serves (E.164) and what it rings, as Twilio dials it: a phone
+    # number, `client:<identity>` or `sip:<address>` (part two's routing dials it).
+    agents: dict[str, str] = field(default_factory=dict)
+
+    def agent_of(self, number: str) -> AgentIdentity:
+        """Who the number rings, as the Agents page maps it; nobody for a number not listed."""
+        agent = self.agents.get(number)
+        return agent_identity(agent, region="") if agent else AgentIdentity()
+
+
+def read_setup(values: dict[str, str]) -> TwilioSetup:
+    """The saved values, numbers read. The setup form refuses numbers that do not read; saved
+    some other way, they name no agent, so a call that needs one is held saying so."""
+    try:
+        agents = read_agents(values.get("numbers", ""))
+    except ValueError:
+        agents = {}
+    return TwilioSetup(
+        account_sid=values.get("account_sid", ""),
+        auth_token=values.get("auth_token", ""),
+        api_key_sid=values.get("api_key_sid", ""),
+        api_key_secret=values.get("api_key_secret", ""),
+        webhook_key=values.get("webhook_key", ""),
+        agents=agents,
+    )
+
+
+def setup_problems(values: dict[str, str]) -> dict[str, str]:
+    """Why these values cannot work, by field; empty when they can."""
+    problems = {}
+    if not ACCOUNT_SID.fullmatch(values.get("account_sid", "").strip()):
+        problems["account_sid"] = "An Account SID is AC followed by 32 hexadecimal characters."
+    key_sid, key_secret = values.get("api_key_sid", ""), values.get("api_key_secret", "")
+    if key_sid and not API_KEY_SID.fullmatch(key_sid.strip()):
+        problems["api_key_sid"] = "An API key SID is SK followed by 32 hexadecimal characters."
+    elif bool(key_sid) != bool(key_secret):
+        problems["api_key_secret" if key_sid else "api_key_sid"] = (
+            "An API key needs both its SID and its secret."
+        )
+    if not values.get("auth_token"):
+        if not key_sid:
+            problems["auth_token"] = "Give the auth token, or an API key and its secret."
+        elif not values.get("webhook_key"):
+            problems["webhook_key"] = (
+                "Without the auth token, Twilio's webhooks can only be verified with the "
+                "SharedKey of a Webhook Setting: give its secret, or the auth token."
+            )
+    try:
+        read_agents(values.get("numbers", ""))
+    except ValueError as error:
+        problems["numbers"] = str(error)
+    return problems
+
+
+def read_agents(text: str) -> dict[str, str]:
+    """`+12065550100=client:rita, +12065550101=+14155550199` -> {number: agent}; ValueError
+    naming the first pair that is not a phone number with a dialable agent."""
+    agents: dict[str, str] = {}
+    for pair in filter(None, (part.strip() for part in PAIR_SEPARATORS.split(text))):
+        number, separator, agent = (item.strip() for item in pair.partition("="))
+        served = normalise_number(number, default_region="")
+        if not separator or not served.e164:
+            raise ValueError(
+                f"'{pair}' is not a number and its agent: write each as +12065550100=agent, "
+                "with the country code."
+            )
+        if not _dialable(agent):
+            raise ValueError(
+                f"The agent of {served.e164}, '{agent}', is not a phone number with its "
+                "country code, client:<identity> or sip:<address>."
+            )
+        if served.e164 in agents:
+            raise ValueError(f"{served.e164} is listed twice.")
+        agents[served.e164] = agent
+    return agents
+
+
+def _dialable(agent: str) -> bool:
+    if agent.startswith(("client:", "sip:")):
+        return len(agent.split(":", 1)[1].strip()) > 0
+    return bool(normalise_number(agent, default_region="").e164)
+
+
+def agent_identity(address: str, *, region: str) -> AgentIdentity:
+    """The agent a Twilio address names, as the Agents page maps it: a phone number by its E.164
+    form, `client:rita` by the id `rita`, `sip:rita@pbx.example;transport=tls` by the id
+    `rita@pbx.example`; anything else by the id as it came."""
+    address = address.strip()
+    if address.startswith("client:"):
+        return AgentIdentity(id=address.removeprefix("client:"))
+    if address.startswith("sip:"):
+        return AgentIdentity(id=address.removeprefix("sip:").split(";", 1)[0])
+    number = normalise_number(address, default_region=region)
+    return AgentIdentity(phone=number.e164) if number.e164 else AgentIdentity(id=address)
