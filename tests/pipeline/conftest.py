@@ -20,7 +20,7 @@ from outreach_sandbox.launcher import sandbox_process
 from portal.tenancy.models import Membership, Organization, Role
 from tests.conftest import make_user
 from tests.pipeline.helpers import Pipeline
-from tests.processes import child_process_environment, running
+from tests.processes import child_process_environment, free_port, running, wait_for_http
 
 SIGNING_SECRET = "whsec_" + "c2VjcmV0LWZvci10aGUtZ2VuZXJpYy13ZWJob29r"
 
@@ -130,3 +130,16 @@ def pipeline(
         admin_outreach_id=admin["id"],
     )
     quiesce()
+
+
+@pytest.fixture
+def web(pipeline: Pipeline) -> Iterator[str]:
+    """gunicorn with the test environment (EXTRA_PROVIDERS included) and nothing else, its
+    PUBLIC_BASE_URL its own address; the base URL."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = child_process_environment(PUBLIC_BASE_URL=base)
+    command = ["gunicorn", "portal.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1"]
+    with running(command, env=env) as process:
+        wait_for_http(f"{base}/healthz", process=process)
+        yield base

@@ -24,7 +24,6 @@ from portal import clock
 from tests.browser import browser_page
 from tests.conftest import PASSWORD
 from tests.pipeline.helpers import Pipeline, eventually, refusals, state_of
-from tests.processes import child_process_environment, free_port, running, wait_for_http
 from tests.providers.fakephone.provider import FakePhoneProvider
 from tests.providers.fakephone.server import SIGNATURE_HEADER, FakePhone
 
@@ -33,19 +32,6 @@ from tests.providers.fakephone.server import SIGNATURE_HEADER, FakePhone
 def fake_phone() -> Iterator[FakePhone]:
     with FakePhone().running() as phone:
         yield phone
-
-
-@pytest.fixture
-def web(pipeline: Pipeline) -> Iterator[str]:
-    """gunicorn with the test environment, EXTRA_PROVIDERS included, and nothing else."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = child_process_environment(PUBLIC_BASE_URL=base)
-    assert env["EXTRA_PROVIDERS"].endswith("fakephone.provider.FakePhoneProvider")
-    command = ["gunicorn", "portal.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1"]
-    with running(command, env=env) as process:
-        wait_for_http(f"{base}/healthz", process=process)
-        yield base
 
 
 def set_up_fakephone_on_the_telephony_page(base: str, fake_phone: FakePhone) -> str:
