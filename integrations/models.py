@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import json
 import secrets
+from urllib.parse import urlencode
 
+from django.conf import settings
 from django.db import models
+from django.urls import reverse
 
 from integrations.registry import is_known, provider_class
 from portal.encryption import EncryptedTextField, Secret
@@ -46,6 +49,20 @@ class ProviderConnection(OrganizationOwned):
     def provider_label(self) -> str:
         # A provider removed from EXTRA_PROVIDERS leaves its connections behind: name them by kind.
         return provider_class(self.kind).label if is_known(self.kind) else self.kind
+
+    def webhook_url(self, **query: str) -> str:
+        """The URL to give the provider: ours (`PUBLIC_BASE_URL`), a query naming what the
+        provider should send back with its webhooks (the empty values left out), and the
+        fragment its class declares, which the provider reads and never sends."""
+        path = reverse("webhook", kwargs={"kind": self.kind, "token": self.webhook_token})
+        given = {name: value for name, value in query.items() if value}
+        fragment = provider_class(self.kind).webhook_url_fragment if is_known(self.kind) else ""
+        return (
+            settings.PUBLIC_BASE_URL
+            + path
+            + (f"?{urlencode(given)}" if given else "")
+            + (f"#{fragment}" if fragment else "")
+        )
 
     def signing_secrets(self) -> list[str]:
         return self.webhook_secrets.reveal().split() if self.webhook_secrets else []

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 
 from integrations import services
 from integrations.forms import ProviderConnectionForm
@@ -29,16 +27,6 @@ class ConnectionRow:
     webhook_url: str
     mints_signing_secret: bool  # False too when its provider is no longer registered
     secrets_accepted: int
-
-
-def webhook_url(connection: ProviderConnection) -> str:
-    """What the admin gives the provider, with the fragment its class declares (Twilio's retry
-    settings), which the provider reads and never sends back."""
-    path = reverse("webhook", kwargs={"kind": connection.kind, "token": connection.webhook_token})
-    fragment = (
-        provider_class(connection.kind).webhook_url_fragment if is_known(connection.kind) else ""
-    )
-    return settings.PUBLIC_BASE_URL + path + (f"#{fragment}" if fragment else "")
 
 
 def sees_webhook_details(request: HttpRequest) -> bool:
@@ -67,7 +55,7 @@ def _page(
         rows.append(
             ConnectionRow(
                 connection=connection,
-                webhook_url=webhook_url(connection),
+                webhook_url=connection.webhook_url(),
                 mints_signing_secret=mints,
                 secrets_accepted=len(connection.signing_secrets()),
             )
@@ -145,7 +133,7 @@ def provider_edit(request: HttpRequest, connection_id: int) -> HttpResponse:
         {
             "connection": connection,
             "provider": provider,
-            "webhook_url": webhook_url(connection),
+            "webhook_url": connection.webhook_url(),
             "form": form,
         },
     )

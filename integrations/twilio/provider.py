@@ -15,12 +15,10 @@ The signature has no timestamp; a replay is harmless because every event is de-d
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.urls import reverse
 from twilio.request_validator import (
     SIGNATURE_HEADER,
     SIGNATURE_SETTINGS_HEADER,
@@ -159,15 +157,4 @@ def callback_url(
 ) -> str:
     """The URL to give Twilio for a connection's callbacks, connection overrides included; an
     outbound call's names its Outreach call (and the rep, when our numbers do not)."""
-    path = reverse("webhook", kwargs={"kind": connection.kind, "token": connection.webhook_token})
-    query = {
-        name: value
-        for name, value in (("outreach_call_id", outreach_call_id), ("agent", agent))
-        if value
-    }
-    return (
-        settings.PUBLIC_BASE_URL
-        + path
-        + (f"?{urlencode(query)}" if query else "")
-        + f"#{CONNECTION_OVERRIDES}"
-    )
+    return connection.webhook_url(outreach_call_id=outreach_call_id, agent=agent)

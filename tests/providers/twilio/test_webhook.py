@@ -13,7 +13,6 @@ from calls.models import Call, InboxEvent
 from calls.selectors import call_timeline, calls_needing_attention
 from integrations.models import ProviderConnection, WebhookReceipt
 from integrations.twilio.provider import CONNECTION_OVERRIDES, callback_url
-from integrations.views import webhook_url
 from portal.tenancy.models import Organization
 from tests.providers.twilio.phone import SETUP, sent_url, signature
 from tests.providers.webhook_case import payload_of
@@ -50,7 +49,7 @@ def refused(response: object, status: int, reason: str) -> WebhookReceipt:
 
 
 def test_it_gives_twilio_a_url_that_retries_what_failed(connection: ProviderConnection) -> None:
-    url = webhook_url(connection)
+    url = connection.webhook_url()  # what the Telephony page shows
     assert url.endswith(f"/hooks/twilio/{connection.webhook_token}/#{CONNECTION_OVERRIDES}")
     assert "rp=ct,rt,5xx" in url and url == callback_url(connection)
     outbound = callback_url(connection, outreach_call_id="4711")
