@@ -28,6 +28,7 @@ from tests.providers.twilio.phone import (
     inbound_call,
     new_sid,
     outbound_call,
+    recording,
     sent_url,
     signature,
     twilio_time,
@@ -193,3 +194,44 @@ def test_it_refuses_a_forged_callback_through_the_real_url(
     assert answer.status_code == 403
     assert not Call.objects.filter(provider_call_id=parent).exists()
     assert settings.PUBLIC_BASE_URL.startswith("http://127.0.0.1:")
+
+
+def test_it_gives_the_call_a_reason_for_what_came_first_or_does_not_belong(
+    pipeline: Pipeline, twilio: ProviderConnection
+) -> None:
+    """The agent's leg of a call never heard of comes first, then a recording before the call's
+    status says how it ended, and the agent rejected the call: each is kept, with its reason."""
+    url, caller = callback_url(twilio), "+14155550112"
+    call = inbound_call(
+        url,
+        "user rejects",
+        "busy",
+        caller=caller,
+        start=datetime.now(UTC) - timedelta(minutes=1),
+    )
+    first, *_, ended = call.callbacks
+    assert deliver(first).status_code == 200
+    eventually(lambda: Call.objects.get(provider_call_id=call.call_sid).status == "held")
+    assert "Waiting for the caller's and the called number" in (
+        Call.objects.get(provider_call_id=call.call_sid).problem
+    )
+    stray = recording(call.call_sid, "completed", "DialVerb", datetime.now(UTC), 12)
+    for callback in [Callback(url, stray), *call.callbacks[1:]]:
+        assert deliver(callback).status_code == 200
+
+    eventually(lambda: Call.objects.get(provider_call_id=call.call_sid).status == "done")
+    ours = Call.objects.get(provider_call_id=call.call_sid)
+    attributes = pipeline.sandbox.call(ours.outreach_call_id)["call"]["attributes"]
+    assert (attributes["state"], attributes["from"], attributes.get("recordingUrl")) == (
+        "busy",
+        caller,
+        None,
+    )
+    kept = ours.events.get(happening="recording_ready")
+    assert (kept.status, kept.reason) == (
+        "ignored",
+        "recording only for completed calls (final state: busy)",
+    )
+    assert ended.params["CallStatus"] == "completed"
+    assert ours.events.get(happening="caller_hung_up").status == "ignored"
+    assert refusals(pipeline.sandbox) == []
