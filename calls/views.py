@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.db import IntegrityError
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from calls import services
@@ -15,19 +15,19 @@ from calls.selectors import (
     calls_visible,
     dashboard_figures,
 )
-from portal.tenancy.access import organization_view
+from portal.tenancy.access import OrganizationRequest, organization_view
 from portal.tenancy.models import Access
 
 PAGE_SIZE = 100
 ATTENTION = "attention"  # the list filter for calls a person should look at
 
 
-def _visible(request: HttpRequest) -> QuerySet[Call]:
+def _visible(request: OrganizationRequest) -> QuerySet[Call]:
     return calls_visible(organization=request.organization, membership=request.membership)
 
 
 @organization_view(access=Access.READ)
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: OrganizationRequest) -> HttpResponse:
     """The organisation's home: how its calls are doing, and what needs a person."""
     figures = dashboard_figures(
         organization=request.organization, membership=request.membership, user=request.user
@@ -36,7 +36,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 
 @organization_view(access=Access.READ)
-def call_list(request: HttpRequest) -> HttpResponse:
+def call_list(request: OrganizationRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     calls = _visible(request)
     if status == ATTENTION:
@@ -55,7 +55,7 @@ def call_list(request: HttpRequest) -> HttpResponse:
 
 
 @organization_view(access=Access.READ)
-def call_detail(request: HttpRequest, call_id: int) -> HttpResponse:
+def call_detail(request: OrganizationRequest, call_id: int) -> HttpResponse:
     call = get_object_or_404(_visible(request), pk=call_id)
     return render(
         request,
@@ -68,7 +68,7 @@ def call_detail(request: HttpRequest, call_id: int) -> HttpResponse:
 
 
 @organization_view(access=Access.OPERATIONAL, methods=("POST",))
-def call_replay(request: HttpRequest, call_id: int) -> HttpResponse:
+def call_replay(request: OrganizationRequest, call_id: int) -> HttpResponse:
     call = get_object_or_404(_visible(request), pk=call_id)
     services.call_replay(call=call, actor=request.user)
     messages.success(request, "Replay queued: the call is re-planned against what Outreach has.")
@@ -76,17 +76,17 @@ def call_replay(request: HttpRequest, call_id: int) -> HttpResponse:
 
 
 @organization_view(access=Access.READ)
-def agent_mappings(request: HttpRequest) -> HttpResponse:
+def agent_mappings(request: OrganizationRequest) -> HttpResponse:
     return _agents_page(request, AgentMappingForm())
 
 
-def _agents_page(request: HttpRequest, form: AgentMappingForm) -> HttpResponse:
+def _agents_page(request: OrganizationRequest, form: AgentMappingForm) -> HttpResponse:
     mappings = AgentMapping.objects.for_organization(request.organization).select_related("user")
     return render(request, "calls/agent_mappings.html", {"mappings": mappings, "form": form})
 
 
 @organization_view(access=Access.CONFIGURATION, methods=("POST",))
-def agent_mapping_create(request: HttpRequest) -> HttpResponse:
+def agent_mapping_create(request: OrganizationRequest) -> HttpResponse:
     form = AgentMappingForm(request.POST)
     if not form.is_valid():
         return _agents_page(request, form)
@@ -112,7 +112,7 @@ def agent_mapping_create(request: HttpRequest) -> HttpResponse:
 
 
 @organization_view(access=Access.CONFIGURATION, methods=("POST",))
-def agent_mapping_delete(request: HttpRequest, mapping_id: int) -> HttpResponse:
+def agent_mapping_delete(request: OrganizationRequest, mapping_id: int) -> HttpResponse:
     mapping = get_object_or_404(
         AgentMapping.objects.for_organization(request.organization), pk=mapping_id
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from integrations import services
@@ -17,7 +17,7 @@ from integrations.forms import ProviderConnectionForm
 from integrations.models import ProviderConnection, WebhookReceipt
 from integrations.provider import Provider
 from integrations.registry import is_known, provider_choices, provider_class, provider_for
-from portal.tenancy.access import organization_view
+from portal.tenancy.access import OrganizationRequest, organization_view
 from portal.tenancy.models import Access, Role
 
 
@@ -29,11 +29,11 @@ class ConnectionRow:
     secrets_accepted: int
 
 
-def sees_webhook_details(request: HttpRequest) -> bool:
+def sees_webhook_details(request: OrganizationRequest) -> bool:
     """Webhook URLs carry the connection's token (anyone holding one can knock with it) and
     refused bodies may carry callers' numbers: admins, support and platform staff see them,
     reps do not."""
-    membership = request.membership  # type: ignore[attr-defined]
+    membership = request.membership
     return membership is None or membership.role in (Role.ADMIN, Role.SUPPORT)
 
 
@@ -43,7 +43,7 @@ def _chosen_provider(kind: str | None) -> type[Provider]:
 
 
 def _page(
-    request: HttpRequest,
+    request: OrganizationRequest,
     *,
     new_secret: tuple[ProviderConnection, str] | None = None,
     form: ProviderConnectionForm | None = None,
@@ -75,12 +75,12 @@ def _page(
 
 
 @organization_view(access=Access.READ)
-def providers(request: HttpRequest) -> HttpResponse:
+def providers(request: OrganizationRequest) -> HttpResponse:
     return _page(request)
 
 
 @organization_view(access=Access.CONFIGURATION, methods=("POST",))
-def provider_create(request: HttpRequest) -> HttpResponse:
+def provider_create(request: OrganizationRequest) -> HttpResponse:
     form = ProviderConnectionForm(request.POST, provider=_chosen_provider(request.POST.get("kind")))
     if not form.is_valid():
         return _page(request, form=form)
@@ -99,7 +99,7 @@ def provider_create(request: HttpRequest) -> HttpResponse:
     return redirect("providers", org=request.organization.slug)
 
 
-def _connection(request: HttpRequest, connection_id: int) -> ProviderConnection:
+def _connection(request: OrganizationRequest, connection_id: int) -> ProviderConnection:
     return get_object_or_404(
         ProviderConnection.objects.for_organization(request.organization), pk=connection_id
     )
@@ -112,7 +112,7 @@ def _provider_of(connection: ProviderConnection) -> Provider:
 
 
 @organization_view(access=Access.CONFIGURATION, methods=("GET", "POST"))
-def provider_edit(request: HttpRequest, connection_id: int) -> HttpResponse:
+def provider_edit(request: OrganizationRequest, connection_id: int) -> HttpResponse:
     connection = _connection(request, connection_id)
     provider = _provider_of(connection)
     form = ProviderConnectionForm(
@@ -139,7 +139,7 @@ def provider_edit(request: HttpRequest, connection_id: int) -> HttpResponse:
     )
 
 
-def _minting_connection(request: HttpRequest, connection_id: int) -> ProviderConnection:
+def _minting_connection(request: OrganizationRequest, connection_id: int) -> ProviderConnection:
     """A connection whose webhooks are signed with secrets we mint; others have none to rotate."""
     connection = _connection(request, connection_id)
     if not _provider_of(connection).mints_signing_secret:
@@ -148,14 +148,14 @@ def _minting_connection(request: HttpRequest, connection_id: int) -> ProviderCon
 
 
 @organization_view(access=Access.CONFIGURATION, methods=("POST",))
-def provider_rotate_secret(request: HttpRequest, connection_id: int) -> HttpResponse:
+def provider_rotate_secret(request: OrganizationRequest, connection_id: int) -> HttpResponse:
     connection = _minting_connection(request, connection_id)
     secret = services.provider_connection_rotate_secret(connection=connection, actor=request.user)
     return _page(request, new_secret=(connection, secret))
 
 
 @organization_view(access=Access.CONFIGURATION, methods=("POST",))
-def provider_retire_secrets(request: HttpRequest, connection_id: int) -> HttpResponse:
+def provider_retire_secrets(request: OrganizationRequest, connection_id: int) -> HttpResponse:
     connection = _minting_connection(request, connection_id)
     services.provider_connection_retire_old_secrets(connection=connection, actor=request.user)
     messages.success(request, f"Only the newest secret of “{connection.name}” is accepted now.")
@@ -163,7 +163,7 @@ def provider_retire_secrets(request: HttpRequest, connection_id: int) -> HttpRes
 
 
 @organization_view(access=Access.CONFIGURATION, methods=("POST",))
-def provider_toggle(request: HttpRequest, connection_id: int) -> HttpResponse:
+def provider_toggle(request: OrganizationRequest, connection_id: int) -> HttpResponse:
     connection = _connection(request, connection_id)
     services.provider_connection_set_active(
         connection=connection, active=not connection.is_active, actor=request.user
@@ -174,7 +174,7 @@ def provider_toggle(request: HttpRequest, connection_id: int) -> HttpResponse:
 
 
 @organization_view(access=Access.READ)
-def webhook_receipts(request: HttpRequest) -> HttpResponse:
+def webhook_receipts(request: OrganizationRequest) -> HttpResponse:
     receipts = WebhookReceipt.objects.filter(
         organization_id=request.organization.pk
     ).select_related("connection")[:200]

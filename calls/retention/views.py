@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from calls.retention import services
 from calls.retention.forms import OrganizationDeleteForm
 from calls.retention.selectors import organization_size
-from portal.tenancy.access import SESSION_KEY, organization_view
+from portal.tenancy.access import SESSION_KEY, OrganizationRequest, organization_view
 from portal.tenancy.models import Access
 
 
 @organization_view(access=Access.CONFIGURATION)
-def organization_export(request: HttpRequest) -> StreamingHttpResponse:
+def organization_export(request: OrganizationRequest) -> StreamingHttpResponse:
     organization = request.organization
     response = StreamingHttpResponse(
         services.organization_export(organization=organization, actor=request.user),
@@ -27,7 +27,7 @@ def organization_export(request: HttpRequest) -> StreamingHttpResponse:
 
 
 @organization_view(access=Access.CONFIGURATION, methods=("GET", "POST"))
-def organization_delete(request: HttpRequest) -> HttpResponse:
+def organization_delete(request: OrganizationRequest) -> HttpResponse:
     organization = request.organization
     form = OrganizationDeleteForm(request.POST or None, organization=organization)
     if request.method == "POST" and form.is_valid():

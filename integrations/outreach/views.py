@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -13,12 +13,12 @@ from integrations.outreach.adapter import connect_start
 from integrations.outreach.models import ConnectionKind, ConnectionStatus, OutreachConnection
 from integrations.outreach.selectors import organization_connection, user_connection
 from integrations.outreach.services import connection_disconnect
-from portal.tenancy.access import organization_view
+from portal.tenancy.access import AuthenticatedRequest, OrganizationRequest, organization_view
 from portal.tenancy.models import Access, Membership
 
 
 @organization_view(access=Access.READ)
-def outreach_page(request: HttpRequest) -> HttpResponse:
+def outreach_page(request: OrganizationRequest) -> HttpResponse:
     organization = request.organization
     return render(
         request,
@@ -35,7 +35,7 @@ def outreach_page(request: HttpRequest) -> HttpResponse:
 
 
 @organization_view(access=Access.CONFIGURATION, methods=("POST",))
-def outreach_connect(request: HttpRequest) -> HttpResponse:
+def outreach_connect(request: OrganizationRequest) -> HttpResponse:
     organization = request.organization
     return connect_start(
         request,
@@ -46,7 +46,7 @@ def outreach_connect(request: HttpRequest) -> HttpResponse:
 
 
 @organization_view(access=Access.CONFIGURATION, methods=("POST",))
-def outreach_disconnect(request: HttpRequest) -> HttpResponse:
+def outreach_disconnect(request: OrganizationRequest) -> HttpResponse:
     organization = request.organization
     connection = organization_connection(organization=organization)
     if connection is not None and connection.status != ConnectionStatus.REVOKED:
@@ -58,7 +58,9 @@ def outreach_disconnect(request: HttpRequest) -> HttpResponse:
 
 
 @organization_view(access=Access.CONFIGURATION, methods=("POST",))
-def outreach_rep_disconnect(request: HttpRequest, outreach_connection_id: int) -> HttpResponse:
+def outreach_rep_disconnect(
+    request: OrganizationRequest, outreach_connection_id: int
+) -> HttpResponse:
     """An admin takes a rep's own connection out of use (a rep who left, a wrong Outreach
     user); the rep's calls then go out with the organisation's connection."""
     organization = request.organization
@@ -76,7 +78,7 @@ def outreach_rep_disconnect(request: HttpRequest, outreach_connection_id: int) -
     return redirect("outreach", org=organization.slug)
 
 
-def _own_membership(request: HttpRequest, org: str) -> Membership:
+def _own_membership(request: AuthenticatedRequest, org: str) -> Membership:
     # A rep's own connection: any member may make it, nobody else learns the organisation exists.
     membership = (
         Membership.objects.filter(user=request.user, organization__slug=org)
@@ -90,7 +92,7 @@ def _own_membership(request: HttpRequest, org: str) -> Membership:
 
 @login_required
 @require_POST
-def my_outreach_connect(request: HttpRequest, org: str) -> HttpResponse:
+def my_outreach_connect(request: AuthenticatedRequest, org: str) -> HttpResponse:
     membership = _own_membership(request, org)
     return connect_start(
         request,
@@ -102,7 +104,7 @@ def my_outreach_connect(request: HttpRequest, org: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def my_outreach_disconnect(request: HttpRequest, org: str) -> HttpResponse:
+def my_outreach_disconnect(request: AuthenticatedRequest, org: str) -> HttpResponse:
     membership = _own_membership(request, org)
     connection = user_connection(organization=membership.organization, user=request.user)
     if connection is not None and connection.status != ConnectionStatus.REVOKED:

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-from django.http import HttpRequest
 from rest_framework import authentication, exceptions
+from rest_framework.request import Request
 
 from portal.accounts.models import TOKEN_PREFIX, ApiToken, hash_api_token
 from portal.accounts.services import api_token_touch
 from portal.tenancy.models import Membership
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 
 class ApiTokenAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
-    def authenticate(self, request: HttpRequest) -> tuple[Any, ApiToken] | None:
+    def authenticate(self, request: Request) -> tuple[User, ApiToken] | None:
         header = authentication.get_authorization_header(request).decode(errors="replace")
         scheme, _, token = header.partition(" ")
         if scheme != self.keyword or not token.startswith(TOKEN_PREFIX):
@@ -43,5 +46,5 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         api_token_touch(api_token=api_token)
         return api_token.user, api_token
 
-    def authenticate_header(self, request: HttpRequest) -> str:
+    def authenticate_header(self, request: Request) -> str:
         return self.keyword

@@ -8,7 +8,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from portal.tenancy import services
-from portal.tenancy.access import SESSION_KEY, organization_view
+from portal.tenancy.access import (
+    SESSION_KEY,
+    AuthenticatedRequest,
+    OrganizationRequest,
+    organization_view,
+)
 from portal.tenancy.forms import (
     InvitationForm,
     OrganizationForm,
@@ -33,7 +38,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def organization_create(request: HttpRequest) -> HttpResponse:
+def organization_create(request: AuthenticatedRequest) -> HttpResponse:
     form = OrganizationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         organization = services.organization_create(
@@ -46,7 +51,7 @@ def organization_create(request: HttpRequest) -> HttpResponse:
 
 
 @organization_view(access=Access.READ)
-def members(request: HttpRequest) -> HttpResponse:
+def members(request: OrganizationRequest) -> HttpResponse:
     organization = request.organization
     return render(
         request,
@@ -65,7 +70,7 @@ def members(request: HttpRequest) -> HttpResponse:
 
 
 @organization_view(access=Access.CONFIGURATION, methods=("POST",))
-def invitation_create(request: HttpRequest) -> HttpResponse:
+def invitation_create(request: OrganizationRequest) -> HttpResponse:
     form = InvitationForm(request.POST)
     if form.is_valid():
         try:
@@ -84,7 +89,7 @@ def invitation_create(request: HttpRequest) -> HttpResponse:
 
 
 @organization_view(access=Access.CONFIGURATION, methods=("POST",))
-def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
+def invitation_revoke(request: OrganizationRequest, invitation_id: int) -> HttpResponse:
     invitation = get_object_or_404(
         Invitation.objects.for_organization(request.organization), pk=invitation_id
     )
@@ -94,7 +99,7 @@ def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
 
 
 @organization_view(access=Access.CONFIGURATION, methods=("POST",))
-def membership_role(request: HttpRequest, membership_id: int) -> HttpResponse:
+def membership_role(request: OrganizationRequest, membership_id: int) -> HttpResponse:
     membership = get_object_or_404(
         Membership.objects.for_organization(request.organization), pk=membership_id
     )
@@ -113,7 +118,7 @@ def membership_role(request: HttpRequest, membership_id: int) -> HttpResponse:
 
 
 @organization_view(access=Access.CONFIGURATION, methods=("POST",))
-def membership_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
+def membership_remove(request: OrganizationRequest, membership_id: int) -> HttpResponse:
     membership = get_object_or_404(
         Membership.objects.for_organization(request.organization), pk=membership_id
     )
@@ -126,7 +131,7 @@ def membership_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
 
 
 @organization_view(access=Access.CONFIGURATION, methods=("GET", "POST"))
-def organization_settings(request: HttpRequest) -> HttpResponse:
+def organization_settings(request: OrganizationRequest) -> HttpResponse:
     organization = request.organization
     fields = OrganizationSettingsForm.base_fields
     form = OrganizationSettingsForm(
