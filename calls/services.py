@@ -27,7 +27,7 @@ from portal.tenancy.models import Organization
 logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import User
 
 
 def calls_resume(*, organization: Organization, reason: str) -> int:
@@ -54,7 +54,7 @@ def calls_resume(*, organization: Organization, reason: str) -> int:
     return len(held)
 
 
-def call_replay(*, call: Call, actor: AbstractBaseUser) -> None:
+def call_replay(*, call: Call, actor: User) -> None:
     """Support's "try again": the pipeline re-plans the call from its happenings and what
     Outreach has, so a replay can never send something twice or backwards. Whose call it is is
     decided again too, so a fixed agent mapping takes effect."""
@@ -79,7 +79,7 @@ def call_replay(*, call: Call, actor: AbstractBaseUser) -> None:
         transaction.on_commit(lambda: enqueue_call(call.pk, urgent=urgent))
 
 
-def agent_mapping_delete(*, mapping: AgentMapping, actor: AbstractBaseUser) -> None:
+def agent_mapping_delete(*, mapping: AgentMapping, actor: User) -> None:
     audit_record(
         action="agent_mapping.delete",
         organization=mapping.organization,
@@ -127,8 +127,8 @@ def agent_mapping_create(
     kind: str,
     value: str,
     outreach_user_id: str,
-    user: AbstractBaseUser | None = None,
-    actor: AbstractBaseUser | None = None,
+    user: User | None = None,
+    actor: User | None = None,
 ) -> AgentMapping:
     with transaction.atomic():
         mapping = AgentMapping.objects.create(

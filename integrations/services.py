@@ -18,7 +18,7 @@ from portal.audit.services import audit_record
 from portal.encryption import Secret
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import User
 
     from portal.tenancy.models import Organization
 
@@ -30,7 +30,7 @@ def provider_connection_create(
     kind: str,
     name: str,
     setup: dict[str, str],
-    actor: AbstractBaseUser,
+    actor: User,
 ) -> tuple[ProviderConnection, str | None]:
     """Returns the connection and, for a provider whose webhooks we sign with a secret we mint,
     that secret: shown once, stored encrypted."""
@@ -56,7 +56,7 @@ def provider_connection_create(
 
 @transaction.atomic
 def provider_connection_update(
-    *, connection: ProviderConnection, name: str, setup: dict[str, str], actor: AbstractBaseUser
+    *, connection: ProviderConnection, name: str, setup: dict[str, str], actor: User
 ) -> None:
     """`setup` holds the fields to change; a field left out keeps its saved value (how a secret
     the admin did not retype survives an edit)."""
@@ -90,9 +90,7 @@ def _check_setup(provider: Provider, values: dict[str, str]) -> None:
 
 
 @transaction.atomic
-def provider_connection_rotate_secret(
-    *, connection: ProviderConnection, actor: AbstractBaseUser
-) -> str:
+def provider_connection_rotate_secret(*, connection: ProviderConnection, actor: User) -> str:
     """A new signing secret, as the provider's secret policy makes it; returned to be shown once.
     Which older secrets keep verifying, and until when, is the policy's decision too."""
     locked = ProviderConnection.objects.select_for_update().get(pk=connection.pk)
@@ -110,9 +108,7 @@ def provider_connection_rotate_secret(
 
 
 @transaction.atomic
-def provider_connection_retire_old_secrets(
-    *, connection: ProviderConnection, actor: AbstractBaseUser
-) -> None:
+def provider_connection_retire_old_secrets(*, connection: ProviderConnection, actor: User) -> None:
     locked = ProviderConnection.objects.select_for_update().get(pk=connection.pk)
     accepted = provider_for(locked.kind).retire_signing_secrets(locked.signing_secrets())
     locked.webhook_secrets = Secret(" ".join(accepted))
@@ -126,7 +122,7 @@ def provider_connection_retire_old_secrets(
 
 
 def provider_connection_set_active(
-    *, connection: ProviderConnection, active: bool, actor: AbstractBaseUser
+    *, connection: ProviderConnection, active: bool, actor: User
 ) -> None:
     connection.is_active = active
     connection.save(update_fields=["is_active"])

@@ -16,7 +16,7 @@ from integrations.outreach.services import OutreachIdentity, connection_connect
 from portal.encryption import Secret
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import User
 
     from outreach_sandbox.control import SandboxControl, UserInfo
     from portal.tenancy.models import Organization
@@ -27,9 +27,9 @@ def connect_sandbox_user(
     sandbox: SandboxControl,
     organization: Organization,
     user: UserInfo,
-    actor: AbstractBaseUser,
+    actor: User,
     kind: ConnectionKind = ConnectionKind.ORGANIZATION,
-    rep: AbstractBaseUser | None = None,
+    rep: User | None = None,
     scopes: Iterable[str] = SCOPES,
 ) -> OutreachConnection:
     # Minted "earlier": a refresh right after must not trip the one-token-per-minute rule.

@@ -37,7 +37,7 @@ from portal.audit.services import audit_entries_expire, audit_record
 from portal.tenancy.models import MINIMUM_AUDIT_RETENTION_DAYS, Organization
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -179,7 +179,7 @@ def _deleted(queryset: QuerySet[Any]) -> Counter[str]:
 
 
 def _platform_audit(
-    *, action: str, organization: Organization, actor: AbstractBaseUser, data: dict[str, Any]
+    *, action: str, organization: Organization, actor: User, data: dict[str, Any]
 ) -> None:
     """An entry about the organisation itself in the platform's trail (no organisation): it
     must outlive the organisation and be read by platform staff."""
@@ -198,7 +198,7 @@ def _platform_audit(
     )
 
 
-def organization_export(*, organization: Organization, actor: AbstractBaseUser) -> Iterator[str]:
+def organization_export(*, organization: Organization, actor: User) -> Iterator[str]:
     """Everything the organisation has with us, as JSON text in pieces (streamed: an
     organisation's calls do not fit in memory). Secrets (tokens, signing secrets, webhook URL
     tokens, credentials) are left out. Recorded in the platform's audit trail."""
@@ -207,7 +207,7 @@ def organization_export(*, organization: Organization, actor: AbstractBaseUser) 
 
 
 @transaction.atomic
-def organization_delete(*, organization: Organization, actor: AbstractBaseUser) -> Counter[str]:
+def organization_delete(*, organization: Organization, actor: User) -> Counter[str]:
     """Delete the organisation and everything it owns, all or nothing. Its audit entries stay
     (they name it by id and label) and expire under the platform's audit retention; the deletion
     itself is recorded in the platform's trail with what was deleted."""

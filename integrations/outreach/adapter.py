@@ -12,7 +12,7 @@ person started from with a message saying what happened.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter, get_adapter
@@ -25,6 +25,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from integrations.outreach.models import ConnectionKind
 from integrations.outreach.services import ConnectRefused, connection_connect
+from portal.tenancy.access import AuthenticatedRequest
 from portal.tenancy.models import Access, Membership, Organization
 
 # Where to send the person if allauth's state is gone (reused or forged): the page of their last
@@ -49,7 +50,11 @@ class ConnectIntent:
 
 
 def connect_start(
-    request: HttpRequest, *, organization: Organization, kind: ConnectionKind, return_url: str
+    request: AuthenticatedRequest,
+    *,
+    organization: Organization,
+    kind: ConnectionKind,
+    return_url: str,
 ) -> HttpResponse:
     provider = get_adapter(request).get_provider(request, "outreach")
     request.session[RETURN_SESSION_KEY] = return_url
@@ -59,7 +64,7 @@ def connect_start(
     )
 
 
-def _back(request: HttpRequest, url: str | None, *, error: str = "", success: str = "") -> None:
+def _back(request: HttpRequest, url: str | None, *, error: str = "", success: str = "") -> NoReturn:
     if error:
         messages.error(request, error)
     if success:
@@ -79,7 +84,6 @@ class OutreachConnectAdapter(DefaultSocialAccountAdapter):
                 error="Outreach can only be connected from your settings page or your "
                 "organisation's Outreach page, while signed in. Nothing was saved.",
             )
-        assert intent is not None
         membership = (
             Membership.objects.filter(organization_id=intent.organization_id, user=request.user)
             .select_related("organization")
@@ -91,7 +95,6 @@ class OutreachConnectAdapter(DefaultSocialAccountAdapter):
             kind == ConnectionKind.ORGANIZATION and not membership.allows(Access.CONFIGURATION)
         ):
             _back(request, None, error="You may not connect Outreach for this organisation.")
-        assert membership is not None
         identity = sociallogin.outreach_identity  # type: ignore[attr-defined]
         try:
             connection = connection_connect(

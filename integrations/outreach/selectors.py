@@ -16,7 +16,7 @@ from integrations.outreach.models import (
 from portal.tenancy.models import Membership, Role
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import User
 
     from portal.tenancy.models import Organization
 
@@ -34,9 +34,7 @@ def organization_connection(*, organization: Organization) -> OutreachConnection
     )
 
 
-def user_connection(
-    *, organization: Organization, user: AbstractBaseUser
-) -> OutreachConnection | None:
+def user_connection(*, organization: Organization, user: User) -> OutreachConnection | None:
     return (
         OutreachConnection.objects.for_organization(organization)
         .filter(kind=ConnectionKind.USER, user=user)
@@ -55,7 +53,7 @@ class CallConnection:
 def connection_for_call(
     *,
     organization: Organization,
-    owner: AbstractBaseUser | None = None,
+    owner: User | None = None,
     outreach_user_id: str | None = None,
 ) -> CallConnection:
     """The connection a call's updates go out with, and the Outreach user to name.
@@ -90,7 +88,7 @@ def connection_for_call(
     )
 
 
-def connections_needing_reauth_for(*, user: AbstractBaseUser) -> QuerySet[OutreachConnection]:
+def connections_needing_reauth_for(*, user: User) -> QuerySet[OutreachConnection]:
     """What the banner lists: the person's own connections, and every connection of the
     organisations they administer, that Outreach stopped accepting."""
     administered = Membership.objects.filter(user=user, role=Role.ADMIN).values("organization")

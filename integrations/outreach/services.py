@@ -38,7 +38,7 @@ from portal.encryption import Secret
 from portal.tenancy.models import Membership, Organization, Role
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -68,8 +68,8 @@ def connection_connect(
     *,
     organization: Organization,
     kind: ConnectionKind,
-    rep: AbstractBaseUser | None,
-    actor: AbstractBaseUser,
+    rep: User | None,
+    actor: User,
     grant: TokenGrant,
     identity: OutreachIdentity,
 ) -> OutreachConnection:
@@ -131,7 +131,7 @@ def connection_connect(
 
 
 def _link_outreach_org(
-    *, organization: Organization, identity: OutreachIdentity, actor: AbstractBaseUser
+    *, organization: Organization, identity: OutreachIdentity, actor: User
 ) -> None:
     link = OutreachOrg.objects.filter(organization=organization).first()
     if link is not None:
@@ -172,7 +172,7 @@ def _link_outreach_org(
 
 
 def _refuse_duplicate_rep(
-    *, organization: Organization, rep: AbstractBaseUser | None, identity: OutreachIdentity
+    *, organization: Organization, rep: User | None, identity: OutreachIdentity
 ) -> None:
     if rep is None:
         return
@@ -191,9 +191,7 @@ def _refuse_duplicate_rep(
 
 
 @transaction.atomic
-def connection_disconnect(
-    *, connection: OutreachConnection, actor: AbstractBaseUser, reason: str = ""
-) -> None:
+def connection_disconnect(*, connection: OutreachConnection, actor: User, reason: str = "") -> None:
     """Stop using a connection and forget its tokens. The row stays, for the history."""
     connection.access_token = Secret("")
     connection.refresh_token = Secret("")
@@ -223,16 +221,14 @@ def connection_disconnect(
 def on_member_removed(
     sender: object,
     organization: Organization,
-    user: AbstractBaseUser,
-    actor: AbstractBaseUser,
+    user: User,
+    actor: User,
     **kwargs: object,
 ) -> None:
     connections_disconnect_member(organization=organization, user=user, actor=actor)
 
 
-def connections_disconnect_member(
-    *, organization: Organization, user: AbstractBaseUser, actor: AbstractBaseUser
-) -> None:
+def connections_disconnect_member(*, organization: Organization, user: User, actor: User) -> None:
     """A person leaving an organisation takes their own Outreach user with them: their calls
     then go out with the organisation's connection (selectors.connection_for_call)."""
     own = (
@@ -255,7 +251,7 @@ class MoveRefused(Exception):
 
 @transaction.atomic
 def outreach_org_move(
-    *, outreach_org: OutreachOrg, to: Organization, actor: AbstractBaseUser, reason: str
+    *, outreach_org: OutreachOrg, to: Organization, actor: User, reason: str
 ) -> int:
     """Platform staff's repair of an Outreach org bound to the wrong organisation: the link moves
     to `to`, and every connection the old organisation made to it is disconnected (its tokens

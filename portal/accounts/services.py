@@ -9,7 +9,7 @@ from portal.accounts.models import ApiToken, hash_api_token
 from portal.audit.services import audit_record
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractUser
+    from django.contrib.auth.models import User
 
     from portal.tenancy.models import Organization
 
@@ -18,7 +18,7 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 def api_token_create(
-    *, user: AbstractUser, organization: Organization, name: str, lifetime_days: int | None
+    *, user: User, organization: Organization, name: str, lifetime_days: int | None
 ) -> tuple[ApiToken, str]:
     """Returns the token row and the token itself, which is never stored nor shown again."""
     token = ApiToken.new_token()
@@ -40,7 +40,7 @@ def api_token_create(
     return api_token, token
 
 
-def api_token_revoke(*, api_token: ApiToken, actor: AbstractUser) -> None:
+def api_token_revoke(*, api_token: ApiToken, actor: User) -> None:
     if api_token.revoked_at is None:
         api_token.revoked_at = timezone.now()
         api_token.save(update_fields=["revoked_at"])

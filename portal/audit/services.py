@@ -10,7 +10,7 @@ from django.db import connection, transaction
 from portal.audit.models import AuditEntry
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+    from django.contrib.auth.models import User
     from django.db.models import Model, QuerySet
 
     from portal.tenancy.models import Organization
@@ -27,7 +27,7 @@ def audit_entry(
     *,
     action: str,
     organization: Organization | None = None,
-    actor: AbstractBaseUser | AnonymousUser | None = None,
+    actor: User | None = None,
     target: Model | None = None,
     target_label: str = "",
     data: dict[str, Any] | None = None,

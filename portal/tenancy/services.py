@@ -24,7 +24,7 @@ from portal.tenancy.models import (
 from portal.tenancy.signals import member_removed
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractUser
+    from django.contrib.auth.models import User
 
 
 class InvitationError(Exception):
@@ -45,9 +45,7 @@ def _unique_slug(name: str) -> str:
 
 
 @transaction.atomic
-def organization_create(
-    *, name: str, owner: AbstractUser, default_region: str = "US"
-) -> Organization:
+def organization_create(*, name: str, owner: User, default_region: str = "US") -> Organization:
     organization = Organization.objects.create(
         name=name, slug=_unique_slug(name), default_region=default_region
     )
@@ -59,7 +57,7 @@ def organization_create(
 
 
 def organization_update(
-    *, organization: Organization, actor: AbstractUser, **values: object
+    *, organization: Organization, actor: User, **values: object
 ) -> Organization:
     """Change the organisation's settings (`OrganizationForm`'s fields), audited field by field."""
     changes = {
@@ -81,7 +79,7 @@ def organization_update(
 
 
 def invitation_create(
-    *, organization: Organization, email: str, role: Role, invited_by: AbstractUser
+    *, organization: Organization, email: str, role: Role, invited_by: User
 ) -> Invitation:
     """Create an invitation and email its link (allauth's mailer; console backend in DEBUG)."""
     email = email.strip().lower()
@@ -120,7 +118,7 @@ def invitation_create(
     return invitation
 
 
-def invitation_revoke(*, invitation: Invitation, actor: AbstractUser) -> None:
+def invitation_revoke(*, invitation: Invitation, actor: User) -> None:
     if invitation.revoked_at is None and invitation.accepted_at is None:
         invitation.revoked_at = timezone.now()
         invitation.save(update_fields=["revoked_at"])
@@ -153,7 +151,7 @@ def invitation_find(*, token: str) -> Invitation:
 
 
 @transaction.atomic
-def invitation_accept(*, token: str, user: AbstractUser) -> Membership:
+def invitation_accept(*, token: str, user: User) -> Membership:
     invitation = invitation_find(token=token)
     # Lock the row so the same link clicked twice at once still yields one membership.
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
@@ -188,7 +186,7 @@ def _ensure_an_admin_remains(membership: Membership, *, new_role: str | None) ->
 
 
 @transaction.atomic
-def membership_set_role(*, membership: Membership, role: Role, actor: AbstractUser) -> Membership:
+def membership_set_role(*, membership: Membership, role: Role, actor: User) -> Membership:
     _ensure_an_admin_remains(membership, new_role=role)
     old = membership.role
     membership.role = role
@@ -205,7 +203,7 @@ def membership_set_role(*, membership: Membership, role: Role, actor: AbstractUs
 
 
 @transaction.atomic
-def membership_remove(*, membership: Membership, actor: AbstractUser) -> None:
+def membership_remove(*, membership: Membership, actor: User) -> None:
     _ensure_an_admin_remains(membership, new_role=None)
     audit_record(
         action="membership.remove",
