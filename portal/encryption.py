@@ -12,7 +12,7 @@ log line, an error page, a template or an admin form by accident; `reveal()` say
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.apps import apps
@@ -83,7 +83,15 @@ class _SecretAttribute(DeferredAttribute):
         instance.__dict__[self.field.attname] = self.field.to_python(value)
 
 
-class EncryptedTextField(models.TextField):
+if TYPE_CHECKING:
+    # A model's attribute holds a Secret; a str assigned to it becomes one (`_SecretAttribute`).
+    # Django's fields take no type arguments at run time, hence the two spellings.
+    _EncryptedTextBase = models.TextField[Secret | str, Secret]
+else:
+    _EncryptedTextBase = models.TextField
+
+
+class EncryptedTextField(_EncryptedTextBase):
     """Ciphertext in the database, a `Secret` in Python. Empty means "no secret"."""
 
     descriptor_class = _SecretAttribute
@@ -108,7 +116,7 @@ class EncryptedTextField(models.TextField):
         # Serialisation (dumpdata, the admin's history) never carries the secret.
         return MASK
 
-    def formfield(self, **kwargs: Any) -> None:  # type: ignore[override]
+    def formfield(self, *args: Any, **kwargs: Any) -> None:
         # No form, the admin's included, ever shows or edits a secret.
         return None
 
