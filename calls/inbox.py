@@ -94,7 +94,7 @@ def _call_for(*, connection: ProviderConnection, event: CallEvent) -> Call:
     if created:
         return call
     # Later events may know more than the first one did (an Outreach id, the agent, numbers).
-    learned = {
+    learned: dict[str, object] = {
         name: value
         for name, value in (
             ("outreach_call_id", event.outreach_call_id),

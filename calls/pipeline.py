@@ -23,8 +23,9 @@ from __future__ import annotations
 import json
 import logging
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -50,6 +51,7 @@ from calls.rules import (
     Happening,
     OutreachState,
     Update,
+    Verdict,
     is_final,
     plan_next_update,
 )
@@ -182,8 +184,10 @@ def _claim(call_id: int) -> Request | None:
         needs_create = call.direction == Direction.INBOUND and not call.outreach_call_id
         if plan.update is None and not call.needs_reconcile and not needs_create:
             if plan.settle_until is not None:
-                return _wait(call, plan.settle_until)
-            return _done(call)  # Outreach is up to date: no need to know whose token it takes
+                _wait(call, plan.settle_until)
+            else:
+                _done(call)  # Outreach is up to date: no need to know whose token it takes
+            return None
 
         if needs_create and not (call.from_number and call.to_number):
             # Outreach refuses an inbound call without both numbers. A provider may tell of a
@@ -196,7 +200,8 @@ def _claim(call_id: int) -> Request | None:
             )
         problem = _ownership_problem(call, events)
         if problem:
-            return _hold(call, problem)
+            _hold(call, problem)
+            return None
         try:
             chosen = connection_for_call(
                 organization=call.organization,
@@ -204,7 +209,8 @@ def _claim(call_id: int) -> Request | None:
                 outreach_user_id=call.outreach_user_id or None,
             )
         except ConnectionUnusable as error:
-            return _hold(call, str(error))
+            _hold(call, str(error))
+            return None
 
         connection_id = chosen.connection.pk
         if call.needs_reconcile:
@@ -218,13 +224,15 @@ def _claim(call_id: int) -> Request | None:
             )
             return _start(call, connection_id, Purpose.CREATE, create)
         if plan.update is None:
-            return _done(call)
+            _done(call)
+            return None
         if not call.outreach_call_id:
-            return _hold(
+            _hold(
                 call,
                 "Outbound call without an Outreach call id: the dial that "
                 "started it did not say which Outreach call it is.",
             )
+            return None
         update = UpdateCall(
             call_id=call.outreach_call_id,
             state=str(plan.update.state) if plan.update.state else None,
@@ -257,7 +265,9 @@ def _note_late(call: Call, late: list[InboxEvent]) -> None:
         logger.warning("call.late_event call=%s events=%s", call.pk, described)
 
 
-def _apply_verdicts(call: Call, events: list[InboxEvent], verdicts: dict) -> None:
+def _apply_verdicts(
+    call: Call, events: list[InboxEvent], verdicts: Mapping[str, tuple[Verdict, str]]
+) -> None:
     """Write the verdicts that changed, and audit each outcome, in one query each."""
     changed, entries = [], []
     for event in events:
@@ -308,7 +318,7 @@ def _ownership_problem(call: Call, events: list[InboxEvent]) -> str:
     return f"Agent ({described}) is not mapped to an Outreach user: add an agent mapping."
 
 
-def _hold(call: Call, problem: str, *, retry_at: Any = None) -> None:
+def _hold(call: Call, problem: str, *, retry_at: datetime | None = None) -> None:
     """Wait for a person (no `retry_at`), or for something that recovers by itself."""
     if (call.status, call.problem) != (CallStatus.HELD, problem[:500]):
         logger.warning("call.held call=%s problem=%s", call.pk, problem)
@@ -320,23 +330,20 @@ def _hold(call: Call, problem: str, *, retry_at: Any = None) -> None:
         )
     call.status, call.problem, call.due_at = CallStatus.HELD, problem[:500], retry_at
     call.save()
-    return None
 
 
 def _done(call: Call) -> None:
     call.status, call.problem, call.due_at = CallStatus.DONE, "", None
     call.save()
-    return None
 
 
-def _wait(call: Call, until: Any) -> None:
+def _wait(call: Call, until: datetime) -> None:
     """The final state is settling: look again when it has."""
     call.status, call.problem, call.due_at = CallStatus.ACTIVE, "", until
     call.save()
     countdown = max(0.0, (until - clock.now()).total_seconds())
     urgent = call_is_urgent(call)
     transaction.on_commit(lambda: enqueue_call(call.pk, urgent=urgent, countdown=countdown))
-    return None
 
 
 def _start(
@@ -520,7 +527,7 @@ def _record_failure(
         transaction.on_commit(lambda: enqueue_call(call_id, urgent=urgent, countdown=delay))
 
 
-def retry_deadline(call: Call) -> Any:
+def retry_deadline(call: Call) -> datetime:
     """An hour after the call's give-up deadline, delivery stops retrying."""
     last = call.last_event_at or call.created
     return last + timedelta(hours=call.organization.give_up_hours) + LINK_WINDOW
@@ -606,7 +613,7 @@ def _json(value: Any) -> str:
     return json.dumps(value, default=str)[:20000]
 
 
-def _reported_from_update(call: Call, update: Update | None, now: Any) -> None:
+def _reported_from_update(call: Call, update: Update | None, now: datetime) -> None:
     if update is None:
         return
     if update.state is not None:
@@ -620,7 +627,7 @@ def _reported_from_update(call: Call, update: Update | None, now: Any) -> None:
         call.reported_voicemail_url = update.voicemail_url
 
 
-def _reported_from_outreach(call: Call, result: CallAsOutreachHasIt, now: Any) -> None:
+def _reported_from_outreach(call: Call, result: CallAsOutreachHasIt, now: datetime) -> None:
     """After an answer was lost, believe Outreach: take what it has as what was reported."""
     state = result.state if result.state in set(OutreachState) else None
     call.reported_state = state or ""
