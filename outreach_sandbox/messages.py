@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.message import Message
 from functools import cached_property
 from typing import Any
 from urllib.parse import parse_qs
@@ -24,7 +25,7 @@ class Request:
     method: str
     path: str
     query_string: str
-    headers: Mapping[str, str]  # case-insensitive (an email.message.Message)
+    headers: Message  # what http.server parsed: case-insensitive
     body: bytes
     client_host: str
     client_port: int = 0

@@ -78,6 +78,7 @@ class SandboxServer(ThreadingHTTPServer):
     @property
     def base_url(self) -> str:
         host, port = self.server_address[:2]
+        assert isinstance(host, str)  # bound to options.host, a str; typeshed allows bytes too
         return f"http://{host}:{port}"
 
     def answer(self, request: Request, received_at: datetime, started: float) -> Response:

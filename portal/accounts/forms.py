@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -20,6 +20,6 @@ class ApiTokenForm(forms.Form):
     def __init__(self, *args: Any, memberships: list[Membership], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.memberships = {str(m.organization_id): m for m in memberships}
-        self.fields["organization"].choices = [
+        cast(forms.ChoiceField, self.fields["organization"]).choices = [
             (key, m.organization.name) for key, m in self.memberships.items()
         ]

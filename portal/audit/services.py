@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 
 from portal.audit.models import AuditEntry
 
@@ -54,7 +54,10 @@ def _fit(field: str, label: str) -> str:
     """A label cut to its column, marked with an ellipsis: labels come from what people typed
     (an email address, a provider's call id), and a label too long for PostgreSQL's column must
     not lose the entry, nor fail the change it records."""
-    limit = AuditEntry._meta.get_field(field).max_length
+    column = AuditEntry._meta.get_field(field)
+    # Every *_label column is a CharField with a max_length.
+    assert isinstance(column, models.CharField) and column.max_length is not None
+    limit = column.max_length
     return label if len(label) <= limit else label[: limit - 1] + "…"
 
 
