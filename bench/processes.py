@@ -85,7 +85,7 @@ def running(
         start_new_session=True,
     )
     # Readers of the log (the fault plant, the quick start's test) find it on the process.
-    process.log_path = log_file.name  # type: ignore[attr-defined] - Popen has no such field
+    process.log_path = log_file.name  # type: ignore[attr-defined]  # Popen has no such field
     try:
         yield process
     except BaseException:

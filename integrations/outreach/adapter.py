@@ -95,14 +95,14 @@ class OutreachConnectAdapter(DefaultSocialAccountAdapter):
             kind == ConnectionKind.ORGANIZATION and not membership.allows(Access.CONFIGURATION)
         ):
             _back(request, None, error="You may not connect Outreach for this organisation.")
-        identity = sociallogin.outreach_identity  # type: ignore[attr-defined]
+        identity = sociallogin.outreach_identity
         try:
             connection = connection_connect(
                 organization=membership.organization,
                 kind=kind,
                 rep=request.user,
                 actor=request.user,
-                grant=sociallogin.outreach_grant,  # type: ignore[attr-defined]
+                grant=sociallogin.outreach_grant,
                 identity=identity,
             )
         except ConnectRefused as refusal:

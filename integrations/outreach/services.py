@@ -420,5 +420,5 @@ def _unusable(row: OutreachConnection, **kwargs: object) -> ConnectionUnusable:
     return ConnectionUnusable(
         f"The Outreach connection of {who} {why}.",
         connection_id=row.pk,
-        **kwargs,  # type: ignore[arg-type]
+        **kwargs,
     )

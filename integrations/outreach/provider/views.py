@@ -35,7 +35,7 @@ class OutreachOAuth2Adapter(OAuth2Adapter):
         return oauth.authorize_url()
 
     @property
-    def access_token_url(self) -> str:  # type: ignore[override]
+    def access_token_url(self) -> str:
         return oauth.token_url()
 
     def get_callback_url(self, request: HttpRequest, app: SocialApp) -> str:
@@ -77,8 +77,8 @@ class OutreachOAuth2Adapter(OAuth2Adapter):
             raise ProviderException(f"Outreach did not say who authorised us: {error}") from error
         login = self.get_provider().sociallogin_from_response(request, asdict(identity))
         # Carried to the adapter's pre_social_login, which saves the connection.
-        login.outreach_grant = grant  # type: ignore[attr-defined]
-        login.outreach_identity = identity  # type: ignore[attr-defined]
+        login.outreach_grant = grant
+        login.outreach_identity = identity
         return login
 
 

@@ -34,7 +34,7 @@ def wait_until(
 
 
 def log_of(process: subprocess.Popen) -> str:
-    return Path(process.log_path).read_text(errors="replace")  # type: ignore[attr-defined]
+    return Path(process.log_path).read_text(errors="replace")  # type: ignore[attr-defined]  # processes.running sets it
 
 
 def wait_for_log(process: subprocess.Popen, text: str, *, timeout: float = 30.0) -> None:
