@@ -30,6 +30,7 @@ test-deps: $(BIN)/.installed
 test: test-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## What needs no server, database, broker or browser (the rules, parsers, fixtures): seconds.
@@ -39,6 +40,7 @@ test-fast: $(BIN)/.installed
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
 
 ## The pipeline benchmark on real processes (PostgreSQL + Redis on 127.0.0.1); see bench/pipeline.py.
 benchmark: $(BIN)/.installed
