@@ -193,11 +193,12 @@ def _claim(call_id: int) -> Request | None:
             # Outreach refuses an inbound call without both numbers. A provider may tell of a
             # call first through a leg or a recording that does not carry them (Twilio's agent
             # leg); the event that does releases the call.
-            return _hold(
+            _hold(
                 call,
                 "Waiting for the caller's and the called number: Outreach needs both to create "
                 "an inbound call, and no event from the provider has said them yet.",
             )
+            return None
         problem = _ownership_problem(call, events)
         if problem:
             _hold(call, problem)
