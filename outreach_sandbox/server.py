@@ -45,6 +45,9 @@ def _is_api(path: str) -> bool:
     return path == api.PREFIX or path.startswith(f"{api.PREFIX}/")
 
 
+_RESET_WHILE_WAITING = "The sandbox was reset while this request waited; it was not applied."
+
+
 def _is_control(path: str) -> bool:
     return path.startswith(f"{control_api.PREFIX}/")
 
@@ -84,6 +87,7 @@ class SandboxServer(ThreadingHTTPServer):
     def answer(self, request: Request, received_at: datetime, started: float) -> Response:
         store = self.store
         with store.lock:
+            generation = store.generation
             received_at_sandbox = store.now()
             # The control API is never faulted: tests must always be able to recover.
             fault = None if _is_control(request.path) else store.take_fault(request.path)
@@ -101,6 +105,10 @@ class SandboxServer(ThreadingHTTPServer):
             if fault and held:
                 store.forget_held(held)  # released, or it waited out its maximum
                 fault.then_error = held.then_error  # the release said how to answer
+            if store.generation != generation:
+                return error_response(
+                    ApiError(503, "sandboxReset", "Service Unavailable", _RESET_WHILE_WAITING)
+                )
             ctx = Context(store, store.now(), self.base_url, request_index=len(store.requests))
             response = self._respond(request, ctx, fault)
             # Reading the log does not add to it, so that polling it leaves it readable.
