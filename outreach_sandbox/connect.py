@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
+from integrations.outreach.authorization.provider import SCOPES
 from integrations.outreach.models import ConnectionKind, OutreachConnection
 from integrations.outreach.oauth import TokenGrant
-from integrations.outreach.provider.provider import SCOPES
 from integrations.outreach.services import OutreachIdentity, connection_connect
 from portal.encryption import Secret
 

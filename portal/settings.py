@@ -84,7 +84,7 @@ INSTALLED_APPS = [
     "portal.accounts",
     "integrations",
     "integrations.outreach",
-    "integrations.outreach.provider",
+    "integrations.outreach.authorization",
     "calls",
     "calls.retention",
 ]
@@ -228,8 +228,8 @@ ACCOUNT_EMAIL_VERIFICATION = "optional" if DEBUG else "mandatory"
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = urlsplit(PUBLIC_BASE_URL).scheme or "https"
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Callbridge] "
 # Outreach is connected through allauth, which never signs anyone in with it
-# (integrations/outreach/adapter.py).
-SOCIALACCOUNT_ADAPTER = "integrations.outreach.adapter.OutreachConnectAdapter"
+# (integrations/outreach/authorization/connect.py).
+SOCIALACCOUNT_ADAPTER = "integrations.outreach.authorization.connect.OutreachConnectFlow"
 SOCIALACCOUNT_PROVIDERS = {
     "outreach": {"APPS": [{"client_id": OUTREACH_CLIENT_ID, "secret": OUTREACH_CLIENT_SECRET}]}
 }

@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from integrations.outreach.adapter import connect_start
+from integrations.outreach.authorization.connect import connect_start
 from integrations.outreach.models import ConnectionKind, ConnectionStatus, OutreachConnection
 from integrations.outreach.selectors import organization_connection, user_connection
 from integrations.outreach.services import connection_disconnect

@@ -14,7 +14,7 @@ from django.test import Client
 from standardwebhooks.webhooks import Webhook
 
 from integrations.models import ProviderConnection
-from integrations.outreach.provider.provider import SCOPES as PRODUCT_SCOPES
+from integrations.outreach.authorization.provider import SCOPES as PRODUCT_SCOPES
 from outreach_sandbox.control import CallView, SandboxControl
 from portal.tenancy.models import Organization
 

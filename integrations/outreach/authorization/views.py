@@ -27,7 +27,7 @@ from integrations.outreach.client import OutreachClient
 from integrations.outreach.errors import OutreachError, TokenRefused
 
 
-class OutreachOAuth2Adapter(OAuth2Adapter):
+class OutreachTokenExchange(OAuth2Adapter):
     provider_id = "outreach"
 
     @property
@@ -82,5 +82,5 @@ class OutreachOAuth2Adapter(OAuth2Adapter):
         return login
 
 
-oauth2_login = OAuth2LoginView.adapter_view(OutreachOAuth2Adapter)
-oauth2_callback = OAuth2CallbackView.adapter_view(OutreachOAuth2Adapter)
+oauth2_login = OAuth2LoginView.adapter_view(OutreachTokenExchange)
+oauth2_callback = OAuth2CallbackView.adapter_view(OutreachTokenExchange)

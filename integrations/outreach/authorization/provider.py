@@ -1,8 +1,9 @@
-"""The allauth OAuth2 provider `outreach` (allauth ships none).
+"""Outreach's OAuth authorization, as allauth's OAuth2 provider `outreach` (allauth ships none).
 
-Used only to *connect* an Outreach user to an organisation, never to sign anyone in: the
-social-account adapter (integrations/outreach/adapter.py) turns every completed login into an
-`OutreachConnection` and stops there.
+allauth finds it by this module's name (`<app>.provider`), so the name stays; in this package,
+"provider" means telephony providers everywhere else. Used only to *connect* an Outreach user to
+an organisation, never to sign anyone in: `connect.py` turns every completed authorization into
+an `OutreachConnection` and stops there.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 from allauth.socialaccount.providers.base import ProviderAccount
 from allauth.socialaccount.providers.oauth2.provider import OAuth2Provider
 
-from integrations.outreach.provider.views import OutreachOAuth2Adapter
+from integrations.outreach.authorization.views import OutreachTokenExchange
 
 # The least the product needs; README.md gives the reason for each.
 SCOPES = ["calls.read", "calls.write", "users.read", "phoneNumbers.read"]
@@ -23,11 +24,11 @@ class OutreachAccount(ProviderAccount):
         return str(self.account.extra_data.get("email") or super().to_str())
 
 
-class OutreachProvider(OAuth2Provider):
+class OutreachAuthorization(OAuth2Provider):
     id = "outreach"
     name = "Outreach"
     account_class = OutreachAccount
-    oauth2_adapter_class = OutreachOAuth2Adapter
+    oauth2_adapter_class = OutreachTokenExchange
 
     def get_default_scope(self) -> list[str]:
         return list(SCOPES)
@@ -39,4 +40,4 @@ class OutreachProvider(OAuth2Provider):
         return {"email": data.get("email")}
 
 
-provider_classes = [OutreachProvider]
+provider_classes = [OutreachAuthorization]

@@ -6,6 +6,6 @@ from django.apps import AppConfig
 class OutreachProviderConfig(AppConfig):
     """allauth finds providers by importing `<app>.provider`: this app is that package."""
 
-    name = "integrations.outreach.provider"
-    label = "outreach_provider"
+    name = "integrations.outreach.authorization"
+    label = "outreach_authorization"
     verbose_name = "Outreach OAuth provider"

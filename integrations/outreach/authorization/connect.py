@@ -3,7 +3,7 @@
 `connect_start` sends a signed-in person to Outreach with their intent (which organisation, the
 organisation's connection or their own, and where to come back) stashed in allauth's state, which
 is single-use and bound to their session. On the way back allauth checks the state, exchanges the
-code and asks Outreach who authorised us (provider/views.py); then `pre_social_login` saves our
+code and asks Outreach who authorised us (views.py); then `pre_social_login` saves our
 `OutreachConnection` in one transaction and answers a redirect, so allauth never logs anyone in,
 creates a user or stores a token. Every failure, allauth's own included, ends on the page the
 person started from with a message saying what happened.
@@ -74,7 +74,7 @@ def _back(request: HttpRequest, url: str | None, *, error: str = "", success: st
     raise ImmediateHttpResponse(HttpResponseRedirect(url))
 
 
-class OutreachConnectAdapter(DefaultSocialAccountAdapter):
+class OutreachConnectFlow(DefaultSocialAccountAdapter):
     def pre_social_login(self, request: HttpRequest, sociallogin: SocialLogin) -> None:
         intent = ConnectIntent.from_state(sociallogin.state)
         if intent is None or not request.user.is_authenticated or request.user.pk != intent.user_id:
