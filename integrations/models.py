@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.urls import reverse
 
 from integrations.registry import is_known, provider_class
@@ -37,10 +38,20 @@ class ProviderConnection(OrganizationOwned):
     # of strings, encrypted whole because some are secrets (API keys, signing secrets).
     credentials = EncryptedTextField(blank=True, default="")
     is_active = models.BooleanField(default=True)
+    # The connection a rep's click-to-dial goes through (its provider must be able to place
+    # calls); at most one per organisation, chosen by an admin on the Telephony page.
+    places_calls = models.BooleanField(default=False)
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization"],
+                condition=Q(places_calls=True),
+                name="one_provider_connection_places_calls",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.provider_label})"

@@ -17,8 +17,9 @@ together) and `accepted_answer(request, ...)` (an answer that depends on the web
 and, optionally, two capabilities with one signature each (the core asks `supports(...)`):
 
 - `place_call(request, *, deadline, idempotency_key)`: ask the provider to place a call; the
-  answer is `Placed` (the provider's call id) or `Refused` (a reason a rep can read, and whether
-  trying again can help);
+  answer is `Placed` (the provider's call id), `Refused` (a reason a rep can read, and whether
+  trying again can help) or `Unconfirmed` (the provider did not answer in time: the call may
+  have been placed, so it must not be asked again);
 - `fetch_call_state(connection, provider_call_id)`: the events the provider now reports for a
   call, or None when it cannot say; the core's reconciliation loop feeds them to the inbox like
   any webhook's.
@@ -135,11 +136,14 @@ class SetupField:
 
 @dataclass(frozen=True, kw_only=True)
 class PlaceCallRequest:
-    """What a rep asked for: call `to_number` for the Outreach call `outreach_call_id`."""
+    """What a rep asked for: call `to_number` (E.164) for the Outreach call `outreach_call_id`,
+    and dial `extension` once the callee's line connects (Outreach's guide: "the Voice Extension
+    App shall dial the extension automatically after the call is connected")."""
 
     connection: ProviderConnection
     outreach_call_id: str
     to_number: str
+    extension: str = ""
     from_number: str = ""
     agent: dict[str, str] = field(default_factory=dict)  # the rep's identity at the provider
 
@@ -153,6 +157,18 @@ class Placed:
 class Refused:
     reason: str  # for the rep, in words they can act on; never a secret
     permanent: bool  # False: the same request may succeed if tried again
+
+
+@dataclass(frozen=True)
+class Unconfirmed:
+    """No answer by the deadline (a time-out after the request was sent): the provider may be
+    placing the call, so asking again could dial twice. The core waits for the provider's events
+    instead, and reports the call failed if none come."""
+
+    reason: str  # for the rep and the call's timeline; never a secret
+
+
+PlaceCallOutcome = Placed | Refused | Unconfirmed
 
 
 class Provider:
@@ -218,7 +234,7 @@ class Provider:
 
     def place_call(
         self, request: PlaceCallRequest, *, deadline: datetime, idempotency_key: str
-    ) -> Placed | Refused:
+    ) -> PlaceCallOutcome:
         raise NotImplementedError
 
     def fetch_call_state(

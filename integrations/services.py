@@ -12,8 +12,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from integrations.models import ProviderConnection
-from integrations.provider import Provider
-from integrations.registry import is_known, provider_for
+from integrations.provider import Capability, Provider
+from integrations.registry import is_known, provider_class, provider_for
 from portal.audit.services import audit_record
 from portal.encryption import Secret
 
@@ -128,6 +128,35 @@ def provider_connection_set_active(
     connection.save(update_fields=["is_active"])
     audit_record(
         action="provider.enable" if active else "provider.disable",
+        organization=connection.organization,
+        actor=actor,
+        target=connection,
+    )
+
+
+def provider_connection_can_place_calls(*, connection: ProviderConnection) -> bool:
+    return is_known(connection.kind) and provider_class(connection.kind).supports(
+        Capability.PLACE_CALL
+    )
+
+
+@transaction.atomic
+def provider_connection_set_places_calls(
+    *, connection: ProviderConnection, places_calls: bool, actor: AbstractBaseUser
+) -> None:
+    """Make `connection` the one reps' dials go through (the previous one stops), or stop it
+    placing calls. Its provider must be able to place calls."""
+    if places_calls and not provider_connection_can_place_calls(connection=connection):
+        raise ValidationError(f"{connection.provider_label} cannot place calls.")
+    siblings = ProviderConnection.objects.for_organization(connection.organization)
+    # Locked in one order, so two admins choosing at once wait for each other.
+    list(siblings.select_for_update().order_by("pk").values_list("pk", flat=True))
+    if places_calls:
+        siblings.filter(places_calls=True).exclude(pk=connection.pk).update(places_calls=False)
+    siblings.filter(pk=connection.pk).update(places_calls=places_calls)
+    connection.places_calls = places_calls
+    audit_record(
+        action="provider.places_calls" if places_calls else "provider.stops_placing_calls",
         organization=connection.organization,
         actor=actor,
         target=connection,

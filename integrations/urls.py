@@ -20,5 +20,10 @@ organization_urlpatterns = [
         name="provider_retire_secrets",
     ),
     path("providers/<int:connection_id>/toggle/", views.provider_toggle, name="provider_toggle"),
+    path(
+        "providers/<int:connection_id>/places-calls/",
+        views.provider_places_calls,
+        name="provider_places_calls",
+    ),
     path("webhooks/refused/", views.webhook_receipts, name="webhook_receipts"),
 ]

@@ -27,6 +27,7 @@ class ConnectionRow:
     webhook_url: str
     mints_signing_secret: bool  # False too when its provider is no longer registered
     secrets_accepted: int
+    can_place_calls: bool
 
 
 def sees_webhook_details(request: OrganizationRequest) -> bool:
@@ -58,6 +59,7 @@ def _page(
                 webhook_url=connection.webhook_url(),
                 mints_signing_secret=mints,
                 secrets_accepted=len(connection.signing_secrets()),
+                can_place_calls=services.provider_connection_can_place_calls(connection=connection),
             )
         )
     return render(
@@ -170,6 +172,22 @@ def provider_toggle(request: OrganizationRequest, connection_id: int) -> HttpRes
     )
     state = "enabled" if connection.is_active else "disabled: its webhooks are refused"
     messages.success(request, f"“{connection.name}” {state}.")
+    return redirect("providers", org=request.organization.slug)
+
+
+@organization_view(access=Access.CONFIGURATION, methods=("POST",))
+def provider_places_calls(request: HttpRequest, connection_id: int) -> HttpResponse:
+    """Reps' click-to-dial goes through this connection from now on (or no longer)."""
+    connection = _connection(request, connection_id)
+    if not services.provider_connection_can_place_calls(connection=connection):
+        raise Http404("This connection's provider cannot place calls.")
+    services.provider_connection_set_places_calls(
+        connection=connection, places_calls=not connection.places_calls, actor=request.user
+    )
+    if connection.places_calls:
+        messages.success(request, f"Reps' calls are placed through “{connection.name}”.")
+    else:
+        messages.success(request, f"“{connection.name}” no longer places calls.")
     return redirect("providers", org=request.organization.slug)
 
 

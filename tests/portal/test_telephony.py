@@ -190,3 +190,42 @@ def test_it_keeps_a_secret_left_blank_on_edit_and_audits_only_field_names(cast: 
     entry = AuditEntry.objects.get(action="provider.update")
     assert entry.data["changed"] == ["api_key", "api_url"]
     assert "fp_new_key" not in json.dumps(entry.data)
+
+
+def test_it_lets_an_admin_choose_the_one_connection_that_places_calls(cast: Cast) -> None:
+    first, second = (
+        ProviderConnection.objects.create(organization=cast.org, kind="generic", name=name)
+        for name in ("First PBX", "Second PBX")
+    )
+    client = signed_in(cast.alice)
+
+    def choose(connection: ProviderConnection) -> None:
+        url = reverse(
+            "provider_places_calls", kwargs={"org": cast.org.slug, "connection_id": connection.pk}
+        )
+        assert client.post(url).status_code == 302
+
+    choose(first)
+    choose(second)
+    placing = ProviderConnection.objects.filter(places_calls=True)
+    assert list(placing.values_list("name", flat=True)) == ["Second PBX"]
+    page = providers_page(cast, cast.alice)
+    assert page.count("Stop placing calls") == 1 and page.count("Place calls with it") == 1
+    choose(second)  # and again: it stops
+    assert not ProviderConnection.objects.filter(places_calls=True).exists()
+    actions = AuditEntry.objects.filter(action__startswith="provider.").values_list(
+        "action", "target_label"
+    )
+    assert list(actions.order_by("id")) == [
+        ("provider.places_calls", "First PBX (Generic signed webhook)"),
+        ("provider.places_calls", "Second PBX (Generic signed webhook)"),
+        ("provider.stops_placing_calls", "Second PBX (Generic signed webhook)"),
+    ]
+
+
+def test_it_offers_placing_calls_only_through_providers_that_can(cast: Cast) -> None:
+    old = ProviderConnection.objects.create(organization=cast.org, kind="retired-pbx", name="Old")
+    url = reverse("provider_places_calls", kwargs={"org": cast.org.slug, "connection_id": old.pk})
+    assert signed_in(cast.alice).post(url).status_code == 404
+    assert "Place calls with it" not in providers_page(cast, cast.alice)
+    assert signed_in(cast.sam).post(url).status_code == 403
