@@ -16,7 +16,7 @@ from django.db.models import F
 
 from calls.doorbell import enqueue_calls
 from calls.models import Call, CallStatus, InboxEvent, call_is_urgent
-from integrations.events import CallEvent
+from integrations.events import CallEvent, Direction
 from integrations.models import ProviderConnection
 from portal import clock
 
@@ -76,28 +76,73 @@ def _accept(*, connection: ProviderConnection, events: Sequence[CallEvent]) -> A
 
 
 def _call_for(*, connection: ProviderConnection, event: CallEvent) -> Call:
-    call, created = Call.objects.get_or_create(
-        connection=connection,
-        provider_call_id=event.provider_call_id,
-        defaults={
-            "organization_id": connection.organization_id,
-            "direction": event.direction,
-            "outreach_call_id": event.outreach_call_id,
-            "from_number": event.from_number.best if event.from_number else "",
-            "to_number": event.to_number.best if event.to_number else "",
-            "extension": event.extension,
-            "agent": event.agent.as_dict(),
-            "first_event_at": event.occurred_at,
-            "last_event_at": clock.now(),
-        },
-    )
-    if created:
-        return call
-    # Later events may know more than the first one did (an Outreach id, the agent, numbers).
-    learned: dict[str, object] = {
+    call = _existing_call(connection=connection, event=event)
+    if call is None:
+        try:
+            with transaction.atomic():
+                return Call.objects.create(**_new_call_fields(connection=connection, event=event))
+        except IntegrityError:
+            # Another transaction recorded the call first (the same event delivered twice at
+            # once, or a provider's webhook racing the rep's dial): it has committed, so read it.
+            call = _existing_call(connection=connection, event=event)
+            if call is None:
+                raise
+    _learn(call, connection=connection, event=event)
+    return call
+
+
+def _existing_call(*, connection: ProviderConnection, event: CallEvent) -> Call | None:
+    """The call an event belongs to: by the provider's call id, else (outbound) by the Outreach
+    call id, which a rep's dial records before the provider has named the call."""
+    if event.provider_call_id:
+        call = Call.objects.filter(
+            connection=connection, provider_call_id=event.provider_call_id
+        ).first()
+        if call is not None:
+            return call
+    if event.outreach_call_id and event.direction == Direction.OUTBOUND:
+        return Call.objects.filter(
+            organization_id=connection.organization_id, outreach_call_id=event.outreach_call_id
+        ).first()
+    return None
+
+
+def _new_call_fields(*, connection: ProviderConnection, event: CallEvent) -> dict[str, object]:
+    if not (event.provider_call_id or event.outreach_call_id):
+        raise ValueError(f"event {event.dedup_key} names no call: no provider or Outreach id")
+    return {
+        "organization_id": connection.organization_id,
+        "connection": connection,
+        "provider_call_id": event.provider_call_id,
+        "direction": event.direction,
+        "outreach_call_id": event.outreach_call_id,
+        "from_number": event.from_number.best if event.from_number else "",
+        "to_number": event.to_number.best if event.to_number else "",
+        "extension": event.extension,
+        "agent": event.agent.as_dict(),
+        "first_event_at": event.occurred_at,
+        "last_event_at": clock.now(),
+    }
+
+
+def _learn(call: Call, *, connection: ProviderConnection, event: CallEvent) -> None:
+    """Later events may know more than the first one did (an Outreach id, the agent, numbers,
+    and for a dialled call the provider's own call id)."""
+    identity = {
         name: value
         for name, value in (
             ("outreach_call_id", event.outreach_call_id),
+            # Only its own connection names the call: another's ids are another namespace.
+            (
+                "provider_call_id",
+                event.provider_call_id if call.connection_id == connection.pk else "",
+            ),
+        )
+        if value and not getattr(call, name)
+    }
+    learned: dict[str, object] = {
+        name: value
+        for name, value in (
             ("from_number", event.from_number.best if event.from_number else ""),
             ("to_number", event.to_number.best if event.to_number else ""),
             ("extension", event.extension),
@@ -107,9 +152,16 @@ def _call_for(*, connection: ProviderConnection, event: CallEvent) -> Call:
     }
     if call.first_event_at is None or event.occurred_at < call.first_event_at:
         learned["first_event_at"] = event.occurred_at
+    if identity:
+        try:
+            with transaction.atomic():
+                Call.objects.filter(pk=call.pk).update(**identity)
+        except IntegrityError:
+            # Another call already holds that id (events that named the call differently
+            # before): keep both as they are rather than merge them; the timeline shows both.
+            logger.warning("call.identity_taken call=%s ids=%s", call.pk, identity)
     if learned:
         Call.objects.filter(pk=call.pk).update(**learned)
-    return call
 
 
 def _store(*, connection: ProviderConnection, call: Call, event: CallEvent) -> bool:

@@ -2,7 +2,9 @@
 
 - `InboxEvent`: one row per provider event, committed before the webhook is acknowledged, unique
   per (connection, de-duplication key). Its verdict says what the rules made of it.
-- `Call`: one per (connection, provider call id). It records what Outreach already has
+- `Call`: one per (connection, provider call id), and one per Outreach call id in an
+  organisation: a rep's dial records the call under Outreach's id before the provider has named
+  it, and the provider's events find it by that id. It records what Outreach already has
   (`reported_*`), the final state once known, and the scheduling of its work: `due_at` says when
   a worker should next look at it, `lease_until` that one is delivering right now. Both live in
   the database so that any number of workers on any number of machines agree.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 
 from calls.rules import Direction, Happening, OutreachState, Reported, Verdict
 from integrations.models import ProviderConnection
@@ -30,9 +33,21 @@ class CallStatus(models.TextChoices):
     FAILED = "failed", "Failed"  # Outreach refused permanently (see `problem`)
 
 
+class DialStatus(models.TextChoices):
+    """How placing a call a rep dialled through Callbridge went (calls/dialling/)."""
+
+    PLACING = "placing", "Placing"
+    PLACED = "placed", "Placed"
+    # The provider did not answer in time: it may be placing the call. Its events decide; if
+    # none come by `dial_confirm_by`, the dial failed.
+    UNCONFIRMED = "unconfirmed", "Waiting for the phone system"
+    FAILED = "failed", "Failed"
+
+
 class Call(OrganizationOwned):
     connection = models.ForeignKey(ProviderConnection, on_delete=models.CASCADE)
-    provider_call_id = models.CharField(max_length=200)
+    # Empty until the provider names the call: a dialled call is recorded before it is placed.
+    provider_call_id = models.CharField(max_length=200, blank=True)
     direction = models.CharField(max_length=10, choices=[(d, d) for d in Direction])
     outreach_call_id = models.CharField(max_length=64, blank=True, db_index=True)
     # Whose call it is in Outreach, from the agent mapping.
@@ -74,18 +89,32 @@ class Call(OrganizationOwned):
     last_event_at = models.DateTimeField(null=True, blank=True, db_index=True)
     # When the reconciliation loop last asked the provider how the call is doing.
     provider_asked_at = models.DateTimeField(null=True, blank=True)
+    # A rep dialled it through Callbridge (empty otherwise): when, how placing went and why.
+    dialled_at = models.DateTimeField(null=True, blank=True)
+    dial_status = models.CharField(max_length=12, choices=DialStatus.choices, blank=True)
+    dial_reason = models.CharField(max_length=500, blank=True)
+    # While placing or unconfirmed: the dial failed if the provider reported nothing by then.
+    dial_confirm_by = models.DateTimeField(null=True, blank=True, db_index=True)
     created = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["connection", "provider_call_id"], name="one_call_per_provider_call"
-            )
+                fields=["connection", "provider_call_id"],
+                condition=~Q(provider_call_id=""),
+                name="one_call_per_provider_call",
+            ),
+            # A retried dial, a repeated message and a provider's webhook all land on one call.
+            models.UniqueConstraint(
+                fields=["organization", "outreach_call_id"],
+                condition=~Q(outreach_call_id=""),
+                name="one_call_per_outreach_call",
+            ),
         ]
         ordering = ["-created"]
 
     def __str__(self) -> str:
-        return f"{self.direction} call {self.provider_call_id}"
+        return f"{self.direction} call {self.provider_call_id or self.outreach_call_id}"
 
     def reported(self) -> Reported:
         return Reported(

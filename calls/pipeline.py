@@ -294,8 +294,10 @@ def _ownership_problem(call: Call, events: list[InboxEvent]) -> str:
     """Find the Outreach user behind the provider's agent; a call nobody owns is held, visibly.
 
     The call belongs to the first agent who answered it (a transferred or conferenced call
-    keeps them; later agents show on its events), else to the first agent any event named."""
-    if call.outreach_user_id:
+    keeps them; later agents show on its events), else to the first agent any event named. A
+    call a rep dialled through Callbridge is theirs: Outreach made it for them, so it needs no
+    mapping to be updated (their own connection, or the organisation's, carries it)."""
+    if call.outreach_user_id or (call.dialled_at and call.owner_id):
         return ""
     answered = [
         event.normalised.get("agent")
@@ -472,7 +474,7 @@ def _record_failure(
             return
         if error.permanent:
             call.status, call.due_at = CallStatus.FAILED, None
-            call.problem = f"Outreach refused {_purpose(request)}: {error.detail or error}"[:500]
+            call.problem = _refusal_problem(call, request, error)
             logger.warning(
                 "call.refused call=%s purpose=%s error_id=%s detail=%s",
                 call_id,
@@ -546,6 +548,17 @@ def _window_refusal(call: Call, request: Request) -> bool:
         and call.reported_state_changed_at is not None
         and clock.now() > call.reported_state_changed_at + LINK_WINDOW
     )
+
+
+def _refusal_problem(call: Call, request: Request | None, error: OutreachError) -> str:
+    if error.status == 404 and request is not None and request.purpose == Purpose.UPDATE:
+        # Outreach answers 404 for a call of another Outreach org as for one that never was: a
+        # dial whose call id belongs to another organisation's Outreach org ends here.
+        return (
+            f"Outreach does not know call {call.outreach_call_id} in this organisation's "
+            f"Outreach org (404: {error.detail or error}); it may belong to another Outreach org."
+        )[:500]
+    return f"Outreach refused {_purpose(request)}: {error.detail or error}"[:500]
 
 
 def _purpose(request: Request | None) -> str:

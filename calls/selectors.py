@@ -49,7 +49,11 @@ def _event_title(event: InboxEvent) -> str:
     if agent:  # who had the call at this point: a transfer shows as another agent
         title += " · agent " + ", ".join(f"{kind} {value}" for kind, value in agent.items())
     if event.normalised.get("provider") == "callbridge":
-        title += " · closed by Callbridge"
+        # Recorded by Callbridge itself: a rep's dial, its failure, or a call closed for silence.
+        raw = event.raw if isinstance(event.raw, dict) else {}
+        title += " · " + (
+            f"by Callbridge: {raw['note']}" if raw.get("note") else "closed by Callbridge"
+        )
     return title
 
 

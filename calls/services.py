@@ -57,16 +57,18 @@ def calls_resume(*, organization: Organization, reason: str) -> int:
 def call_replay(*, call: Call, actor: User) -> None:
     """Support's "try again": the pipeline re-plans the call from its happenings and what
     Outreach has, so a replay can never send something twice or backwards. Whose call it is is
-    decided again too, so a fixed agent mapping takes effect."""
+    decided again too, so a fixed agent mapping takes effect; a call a rep dialled stays theirs."""
     with transaction.atomic():
+        ownership: dict[str, Any] = (
+            {} if call.dialled_at else {"outreach_user_id": "", "owner": None}
+        )
         Call.objects.filter(pk=call.pk).update(
             status=CallStatus.ACTIVE,
             due_at=clock.now(),
             problem="",
             attention="",
             failures=0,
-            outreach_user_id="",
-            owner=None,
+            **ownership,
         )
         audit_record(
             action="call.replay",
@@ -166,6 +168,7 @@ def calls_ask_providers(*, limit: int = 100) -> int:
     candidates = (
         Call.objects.filter(final_state="", last_event_at__lt=now - quiet)
         .exclude(status=CallStatus.FAILED)
+        .exclude(provider_call_id="")  # a dial the provider never named: nothing to ask about
         .filter(Q(provider_asked_at__isnull=True) | Q(provider_asked_at__lt=now - quiet))
         .select_related("connection", "organization")
         .order_by("last_event_at")
@@ -226,7 +229,9 @@ def calls_close_unfinished(*, limit: int = 500) -> int:
 
 
 def _provider_not_asked_yet(call: Call) -> bool:
-    can_ask = provider_class(call.connection.kind).supports(Capability.FETCH_CALL_STATE)
+    can_ask = bool(call.provider_call_id) and provider_class(call.connection.kind).supports(
+        Capability.FETCH_CALL_STATE
+    )
     asked = call.provider_asked_at
     return can_ask and (
         asked is None or (call.last_event_at is not None and asked < call.last_event_at)
@@ -252,9 +257,10 @@ def _close(call: Call, *, hours: int) -> int:
         f"call ended, so it was closed as {outcome}."
     )
     event = CallEvent(
-        dedup_key=f"callbridge:closed:{call.provider_call_id}"[:200],
+        dedup_key=f"callbridge:closed:{call.provider_call_id or call.pk}"[:200],
         provider="callbridge",
         provider_call_id=call.provider_call_id,
+        outreach_call_id=call.outreach_call_id,  # how a dial the provider never named is found
         direction=Direction(call.direction),
         happening=happening,
         occurred_at=at,

@@ -65,6 +65,9 @@ CALL_FIELDS = (
     "attention",
     "first_event_at",
     "last_event_at",
+    "dialled_at",
+    "dial_status",
+    "dial_reason",
     "created",
 )
 EVENT_FIELDS = (
