@@ -6,9 +6,10 @@ Headers: `webhook-id`, `webhook-timestamp` (Unix seconds, 5-minute tolerance) an
 signatures are accepted, and a connection may hold several secrets, so secrets can rotate.
 The body format is documented in README.md ("The generic webhook").
 
-It is also the worked example of the seam (`integrations/provider.py`): no setup fields, a
-signing secret we mint, JSON in, JSON out, and neither optional capability (a phone system that
-only sends webhooks cannot be asked to dial or be asked about a call).
+It is also the worked example of the seam (`integrations/provider.py`): one optional setup
+field, a signing secret we mint, JSON in, JSON out, and one capability: a phone system that gives
+a dial URL is asked to place calls by a signed JSON request to it (`dial.py`, README "The generic
+provider places calls"); one that only sends webhooks cannot be asked about a call.
 """
 
 from __future__ import annotations
@@ -36,8 +37,17 @@ from integrations.events import (
     Happening,
     normalise_number,
 )
+from integrations.generic.dial import place_generic_call
 from integrations.models import ProviderConnection
-from integrations.provider import Provider, WebhookAnswer, WebhookRejected, json_payload
+from integrations.provider import (
+    PlaceCallOutcome,
+    PlaceCallRequest,
+    Provider,
+    SetupField,
+    WebhookAnswer,
+    WebhookRejected,
+    json_payload,
+)
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -67,11 +77,20 @@ class GenericProvider(Provider):
     label = "Generic signed webhook"
     instructions = (
         "Your phone system POSTs call events to the connection's webhook URL, signed with its "
-        "secret as Standard Webhooks specifies (https://www.standardwebhooks.com/). The README "
-        "describes the event format."
+        "secret as Standard Webhooks specifies (https://www.standardwebhooks.com/). To place "
+        "reps' calls too, give its dial URL: Callbridge POSTs it a dial request signed with the "
+        "same secret. The README describes both."
     )
     content_types = ("application/json",)
     answer = WebhookAnswer.JSON
+    setup_fields = (
+        SetupField(
+            name="dial_url",
+            label="Dial URL",
+            help_text="Optional: where your phone system takes dial requests (http or https).",
+            required=False,
+        ),
+    )
     mints_signing_secret = True
     events = tuple(happening.value for happening in Happening)
 
@@ -111,6 +130,11 @@ class GenericProvider(Provider):
             if any(hmac.compare_digest(expected, token) for token in tokens):
                 return
         raise WebhookRejected("No signature matches any of this connection's secrets.", status=401)
+
+    def place_call(
+        self, request: PlaceCallRequest, *, deadline: datetime, idempotency_key: str
+    ) -> PlaceCallOutcome:
+        return place_generic_call(request, deadline=deadline, idempotency_key=idempotency_key)
 
     def parse(self, request: HttpRequest, connection: ProviderConnection) -> list[CallEvent]:
         body = json_payload(request.body)

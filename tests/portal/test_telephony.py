@@ -116,7 +116,7 @@ def test_it_builds_the_setup_form_from_the_chosen_providers_fields(cast: Cast) -
     client = signed_in(cast.alice)
     url = reverse("providers", kwargs={"org": cast.org.slug})
     generic = client.get(url).content.decode()
-    assert "API key" not in generic and 'name="setup_' not in generic
+    assert "API key" not in generic and 'type="text" name="setup_dial_url"' in generic
     page = client.get(url, {"kind": "fakephone"}).content.decode()
     assert 'type="password" name="setup_api_key"' in page
     assert 'type="password" name="setup_webhook_secret"' in page
