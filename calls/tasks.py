@@ -13,6 +13,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.db.models import Q
 
+from calls.dialling.services import dials_settle_unconfirmed
 from calls.doorbell import ADVANCE_CALL_TASK, enqueue_calls
 from calls.models import Call, CallStatus, call_is_urgent
 from calls.pipeline import call_advance
@@ -58,3 +59,8 @@ def close_unfinished_calls() -> int:
 @shared_task(ignore_result=True)
 def ask_providers_about_quiet_calls() -> int:
     return calls_ask_providers()
+
+
+@shared_task(ignore_result=True)
+def settle_unconfirmed_dials() -> int:
+    return dials_settle_unconfirmed()

@@ -63,6 +63,13 @@ OUTREACH_TIMEOUT_SECONDS = env.float("OUTREACH_TIMEOUT_SECONDS", default=10.0)
 # provider can say: the `fetch_call_state` capability), at most once per this period.
 RECONCILE_AFTER_SECONDS = env.int("RECONCILE_AFTER_SECONDS", default=300)
 
+# Click-to-dial (calls/dialling/): how long a dial waits for the provider to accept the call
+# (transient refusals are tried again meanwhile; `initiated` never waits for it), and how long
+# a dial the provider did not answer in time waits for the provider's events before it counts
+# as failed.
+DIAL_DEADLINE_SECONDS = env.float("DIAL_DEADLINE_SECONDS", default=8.0)
+DIAL_CONFIRM_SECONDS = env.int("DIAL_CONFIRM_SECONDS", default=30)
+
 # Telephony provider classes beyond integrations/registry.py's, as dotted paths; each class's
 # `kind` is its key (integrations/registry.py).
 EXTRA_PROVIDERS = [path.strip() for path in env.list("EXTRA_PROVIDERS", default=[]) if path.strip()]
@@ -95,6 +102,8 @@ if importlib.util.find_spec("outreach_sandbox") is not None:
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Answers the browser extension's cross-origin requests to /api/ (portal/api_cors.py).
+    "portal.api_cors.ExtensionCorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -189,6 +198,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "calls.tasks.ask_providers_about_quiet_calls",
         "schedule": 60.0,
     },
+    # Dials the provider did not confirm in time: placed once it reports them, else failed.
+    "settle-unconfirmed-dials": {"task": "calls.tasks.settle_unconfirmed_dials", "schedule": 5.0},
     # Calls whose provider went quiet past the organisation's give-up deadline are closed.
     "close-unfinished-calls": {"task": "calls.tasks.close_unfinished_calls", "schedule": 60.0},
     # Outreach refresh tokens die after 14 days unused; keep idle connections alive.

@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from calls import urls as calls_urls
+from calls.dialling import urls as dialling_urls
 from calls.retention import urls as retention_urls
 from calls.webhooks import receive_webhook
 from integrations import urls as integrations_urls
@@ -34,7 +35,10 @@ urlpatterns = [
     path("hooks/<slug:kind>/<str:token>/", receive_webhook, name="webhook"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
-    path("api/v1/", include(accounts_urls.api_urlpatterns)),
+    path(
+        "api/v1/",
+        include([*accounts_urls.api_urlpatterns, *dialling_urls.api_urlpatterns]),
+    ),
     path("", include(accounts_urls.urlpatterns)),
     path("", include(outreach_urls.urlpatterns)),
     path("", include(tenancy_urls.urlpatterns)),

@@ -1,0 +1,340 @@
+"""Placing the call a rep dialled.
+
+`dial_place` records the call under Outreach's call id together with a `dialling` happening in
+the inbox - committed before anything else, so `initiated` goes out through the pipeline on the
+urgent queue while the provider is still being asked - and then asks the organisation's
+outbound provider connection to place it (`place_call`, with the dial's deadline and the
+Outreach call id as the idempotency key). One Outreach call id is one call: a retried request,
+a repeated message or the provider's own webhook all find the call recorded first, and only the
+request that recorded it asks the provider.
+
+Whatever keeps the call from being placed - the rep is not mapped, the number is not one, no
+connection can place calls, the provider refused - becomes a `setup_failed` happening, so
+Outreach gets `failed` (stamped when it was decided) through the pipeline like every state, and
+the reason is on the dial's answer, the extension and the call's timeline.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from calls.dialling.selectors import (
+    OWN_EVENT_PREFIX,
+    Rep,
+    outbound_route,
+    provider_reported,
+    rep_for,
+)
+from calls.inbox import inbox_accept
+from calls.models import Call, DialStatus
+from integrations.events import (
+    AgentIdentity,
+    CallEvent,
+    Direction,
+    Happening,
+    PhoneNumber,
+    normalise_number,
+)
+from integrations.models import ProviderConnection
+from integrations.provider import (
+    PlaceCallOutcome,
+    PlaceCallRequest,
+    Placed,
+    Refused,
+    Unconfirmed,
+)
+from integrations.registry import provider_for
+from portal import clock
+from portal.audit.services import audit_record
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+    from portal.tenancy.models import Organization
+
+logger = logging.getLogger(__name__)
+
+# Pauses between tries after a transient refusal, while the dial's deadline allows.
+RETRY_PAUSES = (0.25, 0.5, 1.0, 2.0)
+UNSETTLED = (DialStatus.PLACING, DialStatus.UNCONFIRMED)
+
+
+class NothingToDialWith(Exception):
+    """The organisation has no telephony connection at all: the call cannot even be recorded
+    (Outreach counts it failed when `initiated` does not come)."""
+
+
+@dataclass(frozen=True)
+class DialAsked:
+    """What Outreach handed the rep's extension or `tel:` handler."""
+
+    outreach_call_id: str
+    number: str
+    extension: str = ""
+    via: str = "extension"  # or "tel": how the dial reached us, for the timeline
+
+
+@dataclass(frozen=True)
+class Dialled:
+    call: Call
+    repeat: bool  # the call id was dialled (or reported) before: nothing was placed again
+
+
+def dial_place(*, user: AbstractBaseUser, organization: Organization, asked: DialAsked) -> Dialled:
+    received = clock.now()
+    deadline = received + timedelta(seconds=settings.DIAL_DEADLINE_SECONDS)
+    route = outbound_route(organization=organization)
+    if route.connection is None:
+        raise NothingToDialWith(route.problem)
+    rep = rep_for(organization=organization, user=user)
+    number = normalise_number(asked.number, default_region=organization.default_region)
+    call = _record(
+        connection=route.connection,
+        user=user,
+        rep=rep,
+        asked=asked,
+        number=number,
+        received=received,
+        deadline=deadline,
+    )
+    if call is None:
+        existing = Call.objects.get(
+            organization=organization, outreach_call_id=asked.outreach_call_id
+        )
+        return Dialled(call=existing, repeat=True)
+    problem = _number_problem(asked, number) or rep.problem or route.problem
+    if problem:
+        dial_fail(call=call, reason=problem)
+    else:
+        _settle(call, _ask_provider(call, connection=route.connection, rep=rep, deadline=deadline))
+    call.refresh_from_db()
+    return Dialled(call=call, repeat=False)
+
+
+def _number_problem(asked: DialAsked, number: PhoneNumber) -> str:
+    if not number.e164:
+        return f"“{asked.number}” is not a phone number Callbridge can dial."
+    return ""
+
+
+def _record(
+    *,
+    connection: ProviderConnection,
+    user: AbstractBaseUser,
+    rep: Rep,
+    asked: DialAsked,
+    number: PhoneNumber,
+    received: datetime,
+    deadline: datetime,
+) -> Call | None:
+    """The call and its `dialling` happening, in one transaction; None when the Outreach call
+    id is recorded already (this dial is a repeat, or lost a race with its twin)."""
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                call = Call.objects.create(
+                    organization_id=connection.organization_id,
+                    connection=connection,
+                    direction=Direction.OUTBOUND,
+                    outreach_call_id=asked.outreach_call_id,
+                    outreach_user_id=rep.outreach_user_id,
+                    owner=user,
+                    to_number=number.best,
+                    extension=asked.extension,
+                    agent=rep.agent,
+                    first_event_at=received,
+                    last_event_at=received,
+                    dialled_at=received,
+                    dial_status=DialStatus.PLACING,
+                    # Should this request die while placing, the sweeper settles the dial then.
+                    dial_confirm_by=deadline + timedelta(seconds=settings.DIAL_CONFIRM_SECONDS),
+                )
+        except IntegrityError:
+            return None
+        # `initiated` is stamped with this moment: the dial, not the provider's answer.
+        inbox_accept(
+            connection=connection,
+            events=[
+                _own_event(
+                    call,
+                    kind="dial",
+                    happening=Happening.DIALLING,
+                    at=received,
+                    note=f"dialled by {getattr(user, 'email', '')} through the {asked.via}",
+                    to_number=number,
+                    agent=rep.agent,
+                )
+            ],
+        )
+        audit_record(
+            action="call.dialled",
+            organization=connection.organization,
+            actor=user,
+            target=call,
+            data={"via": asked.via, "number": asked.number, "extension": asked.extension},
+        )
+    return call
+
+
+def _own_event(
+    call: Call,
+    *,
+    kind: str,
+    happening: Happening,
+    at: datetime,
+    note: str,
+    to_number: PhoneNumber | None = None,
+    agent: dict[str, str] | None = None,
+) -> CallEvent:
+    """A happening Callbridge itself records on a dialled call (found by its Outreach id)."""
+    return CallEvent(
+        dedup_key=f"{OWN_EVENT_PREFIX}{kind}:{call.outreach_call_id}"[:200],
+        provider="callbridge",
+        provider_call_id="",
+        direction=Direction.OUTBOUND,
+        happening=happening,
+        occurred_at=at,
+        outreach_call_id=call.outreach_call_id,
+        to_number=to_number,
+        extension=call.extension,
+        agent=AgentIdentity(**(agent or {})),
+        raw={"recorded_by": "Callbridge", "note": note},
+    )
+
+
+def _ask_provider(
+    call: Call, *, connection: ProviderConnection, rep: Rep, deadline: datetime
+) -> PlaceCallOutcome:
+    """`place_call`, tried again after a transient refusal while the deadline allows: the
+    Outreach call id is the idempotency key, so a second try cannot place a second call."""
+    provider = provider_for(connection.kind)
+    request = PlaceCallRequest(
+        connection=connection,
+        outreach_call_id=call.outreach_call_id,
+        to_number=call.to_number,
+        extension=call.extension,
+        agent=rep.agent,
+    )
+    for pause in (*RETRY_PAUSES, None):
+        try:
+            outcome = provider.place_call(
+                request, deadline=deadline, idempotency_key=call.outreach_call_id
+            )
+        except Exception:
+            # We cannot tell whether the request left: wait for the provider's events.
+            logger.exception("dial.provider_error call=%s", call.pk)
+            return Unconfirmed("Callbridge could not tell whether the phone system got the dial.")
+        if not isinstance(outcome, Refused) or outcome.permanent:
+            return outcome
+        if pause is None or clock.now() + timedelta(seconds=pause) >= deadline:
+            return outcome
+        logger.info("dial.retry call=%s reason=%s", call.pk, outcome.reason)
+        time.sleep(pause)
+    raise AssertionError("unreachable")
+
+
+def _settle(call: Call, outcome: PlaceCallOutcome) -> None:
+    if isinstance(outcome, Refused):
+        dial_fail(call=call, reason=outcome.reason)
+        return
+    with transaction.atomic():
+        locked = Call.objects.select_for_update(of=("self",)).get(pk=call.pk)
+        if locked.dial_status not in UNSETTLED:
+            return  # the sweeper settled it meanwhile
+        if isinstance(outcome, Placed):
+            locked.dial_status, locked.dial_reason, locked.dial_confirm_by = (
+                DialStatus.PLACED,
+                "",
+                None,
+            )
+            locked.save(update_fields=["dial_status", "dial_reason", "dial_confirm_by"])
+            _name_call(locked, outcome.provider_call_id)
+            action, data = "dial.placed", {"provider_call_id": outcome.provider_call_id}
+        else:
+            locked.dial_status, locked.dial_reason = DialStatus.UNCONFIRMED, outcome.reason[:500]
+            locked.dial_confirm_by = clock.now() + timedelta(seconds=settings.DIAL_CONFIRM_SECONDS)
+            locked.save(update_fields=["dial_status", "dial_reason", "dial_confirm_by"])
+            action, data = "dial.unconfirmed", {"reason": outcome.reason}
+        audit_record(action=action, organization=locked.organization, target=locked, data=data)
+
+
+def _name_call(call: Call, provider_call_id: str) -> None:
+    """The provider's id for the call, unless its webhook named it already."""
+    if not provider_call_id or call.provider_call_id:
+        return
+    try:
+        with transaction.atomic():
+            Call.objects.filter(pk=call.pk, provider_call_id="").update(
+                provider_call_id=provider_call_id
+            )
+    except IntegrityError:
+        # Its events already made a call of their own under that id (they did not carry the
+        # Outreach call id): both stay, and the timeline shows it.
+        logger.warning("dial.provider_call_id_taken call=%s id=%s", call.pk, provider_call_id)
+
+
+def dial_fail(*, call: Call, reason: str) -> None:
+    """The dial failed: Outreach gets `failed` (through the inbox and the pipeline), stamped
+    now, and the reason is kept for the rep."""
+    now = clock.now()
+    with transaction.atomic():
+        locked = (
+            Call.objects.select_for_update(of=("self",))
+            .select_related("connection", "organization")
+            .get(pk=call.pk)
+        )
+        if locked.dial_status not in UNSETTLED:
+            return
+        locked.dial_status, locked.dial_reason, locked.dial_confirm_by = (
+            DialStatus.FAILED,
+            reason[:500],
+            None,
+        )
+        locked.save(update_fields=["dial_status", "dial_reason", "dial_confirm_by"])
+        inbox_accept(
+            connection=locked.connection,
+            events=[
+                _own_event(
+                    locked,
+                    kind="dial-failed",
+                    happening=Happening.SETUP_FAILED,
+                    at=now,
+                    note=f"the call could not be placed: {reason}",
+                )
+            ],
+        )
+        audit_record(
+            action="dial.failed",
+            organization=locked.organization,
+            target=locked,
+            data={"reason": reason},
+        )
+    logger.info("dial.failed call=%s reason=%s", call.pk, reason)
+
+
+def dials_settle_unconfirmed(*, limit: int = 100) -> int:
+    """Dials whose provider did not confirm them in time (it timed out, or the request placing
+    them died): placed if the provider has reported the call since, otherwise failed. Run by
+    beat; returns how many were settled."""
+    settled = 0
+    due = Call.objects.filter(dial_status__in=UNSETTLED, dial_confirm_by__lte=clock.now())
+    for call in due.order_by("dial_confirm_by")[:limit]:
+        if provider_reported(call=call):
+            _settle(call, Placed(provider_call_id=""))
+        else:
+            waited = settings.DIAL_CONFIRM_SECONDS
+            reason = (
+                f"{call.dial_reason} It reported nothing about the call within {waited} s."
+                if call.dial_status == DialStatus.UNCONFIRMED
+                else "Placing the call was interrupted, and the phone system reported nothing."
+            )
+            dial_fail(call=call, reason=reason.strip())
+        settled += 1
+    return settled
