@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
@@ -11,6 +12,7 @@ from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from portal.accounts.extension import extension_zip
 from portal.accounts.forms import ApiTokenForm
 from portal.accounts.models import ApiToken
 from portal.accounts.services import api_token_create, api_token_revoke
@@ -40,8 +42,25 @@ def user_settings(request: AuthenticatedRequest) -> HttpResponse:
     return render(
         request,
         "accounts/settings.html",
-        {"form": form, "tokens": tokens, "new_token": new_token},
+        {
+            "form": form,
+            "tokens": tokens,
+            "new_token": new_token,
+            "portal_address": settings.PUBLIC_BASE_URL,
+            "debug": settings.DEBUG,
+        },
     )
+
+
+@login_required
+@require_http_methods(["GET"])
+def extension_download(request: AuthenticatedRequest) -> HttpResponse:
+    """The Chrome extension as a zip; `?build=development` also runs on the sandbox's dialer."""
+    development = request.GET.get("build") == "development"
+    name = "callbridge-extension-development.zip" if development else "callbridge-extension.zip"
+    response = HttpResponse(extension_zip(development=development), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
 
 
 @login_required
