@@ -33,11 +33,14 @@ class PhoneNumberInfo(TypedDict):
     id: int
     number: str
     phoneType: str
+    extension: str | None
 
 
 class ProspectInfo(TypedDict):
     id: int
     orgGuid: str
+    firstName: str
+    lastName: str
     phoneNumbers: list[PhoneNumberInfo]
 
 
@@ -183,7 +186,7 @@ class SandboxControl:
         *,
         first_name: str = "",
         last_name: str = "",
-        phone_numbers: Iterable[str | dict[str, str]] = (),
+        phone_numbers: Iterable[str | dict[str, str]] = (),  # number, phoneType, extension
         emails: Iterable[str] = (),
         org_guid: str | None = None,
     ) -> ProspectInfo:
@@ -195,6 +198,11 @@ class SandboxControl:
             "orgGuid": org_guid,
         }
         return cast(ProspectInfo, self._call("POST", "/prospects", json=body))
+
+    def prospects(self, *, org_guid: str | None = None) -> list[ProspectInfo]:
+        params = {"orgGuid": org_guid} if org_guid else {}
+        answer = self._call("GET", "/prospects", params=params)["prospects"]
+        return cast(list[ProspectInfo], answer)
 
     # Tokens ------------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from .messages import Context, Request, Response, Route, json_response, route
 from .oauth import SCOPE_PATTERN, token_document
 from .resources import call_resource, timestamp
 from .rules import INITIATED_DEADLINE, VOICE_EXTENSION
-from .store import Call, Fault, HeldRequest, Limits, Org, User
+from .store import Call, Fault, HeldRequest, Limits, Org, Prospect, User
 
 PREFIX = "/_control"
 FAULT_KINDS = ("error", "rate_limit", "hang", "hold")
@@ -154,16 +154,24 @@ def create_user(request: Request, ctx: Context, _: dict[str, str]) -> Response:
 
 
 def create_prospect(request: Request, ctx: Context, _: dict[str, str]) -> Response:
-    """phoneNumbers: a list of numbers, or of {"number", "phoneType"} (mobile, work, home...)."""
+    """phoneNumbers: a list of numbers, or of {"number", "phoneType", "extension"} (phoneType
+    mobile, work, home...; the extension is optional)."""
     body = _body(request)
-    phones: list[tuple[str, str]] = []
+    phones: list[tuple[str, str, str | None]] = []
     for entry in _field(body, "phoneNumbers", list, []):
         if isinstance(entry, str):
-            phones.append((entry, "mobile"))
+            phones.append((entry, "mobile", None))
         elif isinstance(entry, dict) and isinstance(entry.get("number"), str):
-            phones.append((entry["number"], str(entry.get("phoneType", "mobile"))))
+            extension = entry.get("extension")
+            phones.append(
+                (
+                    entry["number"],
+                    str(entry.get("phoneType", "mobile")),
+                    str(extension) if extension else None,
+                )
+            )
         else:
-            raise _invalid("phoneNumbers holds numbers or {number, phoneType} objects.")
+            raise _invalid("phoneNumbers holds numbers or {number, phoneType, extension} objects.")
     prospect = ctx.store.add_prospect(
         org_guid=_org_guid(ctx, body),
         first_name=_field(body, "firstName", str, ""),
@@ -171,17 +179,27 @@ def create_prospect(request: Request, ctx: Context, _: dict[str, str]) -> Respon
         emails=[str(e) for e in _field(body, "emails", list, [])],
         phone_numbers=phones,
     )
-    return json_response(
-        201,
-        {
-            "id": prospect.id,
-            "orgGuid": prospect.org_guid,
-            "phoneNumbers": [
-                {"id": p.id, "number": p.number, "phoneType": p.phone_type}
-                for p in ctx.store.phone_numbers_of(prospect.id)
-            ],
-        },
-    )
+    return json_response(201, _prospect_json(ctx, prospect))
+
+
+def _prospect_json(ctx: Context, prospect: Prospect) -> dict[str, Any]:
+    return {
+        "id": prospect.id,
+        "orgGuid": prospect.org_guid,
+        "firstName": prospect.first_name,
+        "lastName": prospect.last_name,
+        "phoneNumbers": [
+            {"id": p.id, "number": p.number, "phoneType": p.phone_type, "extension": p.extension}
+            for p in ctx.store.phone_numbers_of(prospect.id)
+        ],
+    }
+
+
+def list_prospects(request: Request, ctx: Context, _: dict[str, str]) -> Response:
+    """Every prospect, or an org's (`?orgGuid=`): what the dialer page lists."""
+    org_guid = request.param("orgGuid")
+    prospects = [p for p in ctx.store.prospects.values() if org_guid in (None, p.org_guid)]
+    return json_response(200, {"prospects": [_prospect_json(ctx, p) for p in prospects]})
 
 
 # Tokens ---------------------------------------------------------------------------------------
@@ -425,6 +443,7 @@ ROUTES: list[Route] = [
     route("POST", "/users", create_user),
     route("POST", r"/users/(?P<id>\d+)/expire-tokens", expire_tokens),
     route("POST", r"/users/(?P<id>\d+)/revoke-tokens", revoke_tokens),
+    route("GET", "/prospects", list_prospects),
     route("POST", "/prospects", create_prospect),
     route("POST", "/tokens", issue_token),
     route("POST", "/calls", launch_call),

@@ -87,7 +87,7 @@ def phone_number_resource(phone: PhoneNumber, base_url: str) -> dict[str, Any]:
             "rawNumber": phone.number,
             "phoneType": phone.phone_type,
             "countryCode": None,
-            "extension": None,
+            "extension": phone.extension,
             "order": 0,
             "status": None,
             "createdAt": timestamp(phone.created_at),

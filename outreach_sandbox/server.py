@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import api, control_api, oauth
+from . import api, control_api, dialer_page, oauth
 from .errors import ApiError
 from .messages import (
     JSON_API,
@@ -50,6 +50,10 @@ _RESET_WHILE_WAITING = "The sandbox was reset while this request waited; it was 
 
 def _is_control(path: str) -> bool:
     return path.startswith(f"{control_api.PREFIX}/")
+
+
+def _is_dialer(path: str) -> bool:
+    return path == dialer_page.PREFIX or path.startswith(f"{dialer_page.PREFIX}/")
 
 
 def _status_error(status: int, detail: str) -> ApiError:
@@ -89,8 +93,10 @@ class SandboxServer(ThreadingHTTPServer):
         with store.lock:
             generation = store.generation
             received_at_sandbox = store.now()
-            # The control API is never faulted: tests must always be able to recover.
-            fault = None if _is_control(request.path) else store.take_fault(request.path)
+            # The control API (and the dialer page driving it) is never faulted: tests must
+            # always be able to recover.
+            untouchable = _is_control(request.path) or _is_dialer(request.path)
+            fault = None if untouchable else store.take_fault(request.path)
             held = None
             if fault and fault.kind == "hold":
                 held = store.hold(
@@ -152,11 +158,17 @@ class SandboxServer(ThreadingHTTPServer):
     def _dispatch(self, request: Request, ctx: Context) -> Response:
         if _is_api(request.path):
             return api.handle_api(request, ctx)
-        if _is_control(request.path):
+        if _is_control(request.path) or _is_dialer(request.path):
+            # The dialer page drives the control API, so it is loopback only like it.
             if not ipaddress.ip_address(request.client_host).is_loopback:
                 raise ApiError(403, "forbidden", "Forbidden", "The control API is loopback only.")
+        if _is_control(request.path):
             path = request.path.removeprefix(control_api.PREFIX)
             endpoint, parameters = resolve(control_api.ROUTES, request.method, path, ctx.trace)
+        elif _is_dialer(request.path):
+            endpoint, parameters = resolve(
+                dialer_page.ROUTES, request.method, request.path, ctx.trace
+            )
         else:
             endpoint, parameters = resolve(oauth.ROUTES, request.method, request.path, ctx.trace)
         return endpoint.handler(request, ctx, parameters)

@@ -61,6 +61,7 @@ class PhoneNumber:
     number: str
     phone_type: str
     created_at: datetime
+    extension: str | None = None  # dialled after the call connects (000 "Phone extension")
 
 
 @dataclass
@@ -247,7 +248,7 @@ class Store:
         first_name: str,
         last_name: str,
         emails: list[str],
-        phone_numbers: list[tuple[str, str]],
+        phone_numbers: list[tuple[str, str, str | None]],
     ) -> Prospect:
         prospect = Prospect(
             id=next(self._prospect_ids),
@@ -258,13 +259,14 @@ class Store:
             created_at=self.now(),
         )
         self.prospects[prospect.id] = prospect
-        for number, phone_type in phone_numbers:
+        for number, phone_type, extension in phone_numbers:
             phone = PhoneNumber(
                 id=next(self._phone_number_ids),
                 prospect_id=prospect.id,
                 number=number,
                 phone_type=phone_type,
                 created_at=self.now(),
+                extension=extension,
             )
             self.phone_numbers[phone.id] = phone
         return prospect
