@@ -23,7 +23,7 @@ from tests.processes import VENV_BIN, clean_environment, free_port, running, wai
 
 
 def quick_start_environment(tmp_path: Path) -> tuple[dict[str, str], int]:
-    web, sandbox = free_port(), free_port()
+    web, sandbox, phone = free_port(), free_port(), free_port()
     settings = dict(
         line.split("=", 1)
         for line in development_env(web_port=web, sandbox_port=sandbox).splitlines()
@@ -34,6 +34,7 @@ def quick_start_environment(tmp_path: Path) -> tuple[dict[str, str], int]:
         DATABASE_URL=f"sqlite:///{tmp_path / 'quick.db'}",
         WEB_PORT=str(web),
         SANDBOX_PORT=str(sandbox),
+        PHONE_PORT=str(phone),
     )
     return env, web
 
@@ -57,6 +58,10 @@ def test_it_runs_the_quick_start_where_a_newcomer_sets_up_and_sees_a_call_reach_
         wait_for_http(f"{base}/healthz", process=process, timeout=60)
         ready = httpx.get(f"{base}/readyz", timeout=10)
         assert ready.status_code == 200, ready.text
+        # The generic provider's fake phone system, for click-to-dial on a laptop.
+        phone = f"http://127.0.0.1:{env['PHONE_PORT']}/"
+        wait_for_http(phone, process=process)
+        assert "Phone sandbox" in httpx.get(phone, timeout=10).text
 
         with browser_page() as page:
             page.goto(base)
@@ -137,7 +142,7 @@ def test_it_runs_the_quick_start_where_a_newcomer_sets_up_and_sees_a_call_reach_
         os.killpg(process.pid, signal.SIGINT)
         process.wait(timeout=30)
         log = Path(process.log_path).read_text()
-        for name in ("web", "worker", "beat", "sandbox"):
+        for name in ("web", "worker", "beat", "sandbox", "phone"):
             assert f"{name}." in log, f"{name} did not start:\n{log[-3000:]}"
         with pytest.raises(ProcessLookupError):
             os.killpg(process.pid, 0)  # nothing of the group is left running
