@@ -77,7 +77,7 @@ def call_replay(request: OrganizationRequest, call_id: int) -> HttpResponse:
 
 @organization_view(access=Access.READ)
 def agent_mappings(request: OrganizationRequest) -> HttpResponse:
-    return _agents_page(request, AgentMappingForm())
+    return _agents_page(request, AgentMappingForm(organization=request.organization))
 
 
 def _agents_page(request: OrganizationRequest, form: AgentMappingForm) -> HttpResponse:
@@ -87,7 +87,7 @@ def _agents_page(request: OrganizationRequest, form: AgentMappingForm) -> HttpRe
 
 @organization_view(access=Access.CONFIGURATION, methods=("POST",))
 def agent_mapping_create(request: OrganizationRequest) -> HttpResponse:
-    form = AgentMappingForm(request.POST)
+    form = AgentMappingForm(request.POST, organization=request.organization)
     if not form.is_valid():
         return _agents_page(request, form)
     try:
@@ -100,6 +100,7 @@ def agent_mapping_create(request: OrganizationRequest) -> HttpResponse:
             kind=form.cleaned_data["kind"],
             value=form.cleaned_data["value"],
             outreach_user_id=outreach_user_id,
+            user=form.member_user(),
         )
     except services.OutreachUserUnknown as error:
         form.add_error("outreach_user", str(error))

@@ -163,6 +163,16 @@ def test_it_maps_an_agent_and_refuses_the_same_identity_twice(cast: Cast) -> Non
     assert again.status_code == 200 and "already mapped" in again.content.decode()
 
 
+def test_it_maps_an_agent_to_a_member_of_the_organisation_only(cast: Cast) -> None:
+    client = signed_in(cast.alice)
+    url = reverse("agent_mapping_create", kwargs={"org": cast.org.slug})
+    data = {"kind": "email", "value": "bob@pbx.example", "outreach_user": "42"}
+    outsider = client.post(url, {**data, "member": str(cast.mallory.pk)})
+    assert outsider.status_code == 200 and "Select a valid choice" in outsider.content.decode()
+    assert client.post(url, {**data, "member": str(cast.bob.pk)}).status_code == 302
+    assert AgentMapping.objects.get().user == cast.bob  # Bob's dials know his agent now
+
+
 def test_it_explains_why_an_outreach_email_cannot_be_looked_up_yet(cast: Cast) -> None:
     client = signed_in(cast.alice)
     url = reverse("agent_mapping_create", kwargs={"org": cast.org.slug})
