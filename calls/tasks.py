@@ -13,7 +13,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.db.models import Q
 
-from calls.dialling.services import dials_settle_unconfirmed
+from calls.dialling.outcomes import dials_settle_unconfirmed
 from calls.doorbell import ADVANCE_CALL_TASK, enqueue_calls
 from calls.models import Call, CallStatus, call_is_urgent
 from calls.pipeline import call_advance

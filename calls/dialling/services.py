@@ -11,7 +11,7 @@ request that recorded it asks the provider.
 Whatever keeps the call from being placed - the rep is not mapped, the number is not one, no
 connection can place calls, the provider refused - becomes a `setup_failed` happening, so
 Outreach gets `failed` (stamped when it was decided) through the pipeline like every state, and
-the reason is on the dial's answer, the extension and the call's timeline.
+the reason is on the dial's answer, the extension and the call's timeline (`outcomes.py`).
 """
 
 from __future__ import annotations
@@ -25,31 +25,13 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from calls.dialling.selectors import (
-    OWN_EVENT_PREFIX,
-    Rep,
-    outbound_route,
-    provider_reported,
-    rep_for,
-)
+from calls.dialling.outcomes import dial_fail, dial_settle, own_event
+from calls.dialling.selectors import Rep, outbound_route, rep_for
 from calls.inbox import inbox_accept
 from calls.models import Call, DialStatus
-from integrations.events import (
-    AgentIdentity,
-    CallEvent,
-    Direction,
-    Happening,
-    PhoneNumber,
-    normalise_number,
-)
+from integrations.events import Direction, Happening, PhoneNumber, normalise_number
 from integrations.models import ProviderConnection
-from integrations.provider import (
-    PlaceCallOutcome,
-    PlaceCallRequest,
-    Placed,
-    Refused,
-    Unconfirmed,
-)
+from integrations.provider import PlaceCallOutcome, PlaceCallRequest, Refused, Unconfirmed
 from integrations.registry import provider_for
 from portal import clock
 from portal.audit.services import audit_record
@@ -63,7 +45,6 @@ logger = logging.getLogger(__name__)
 
 # Pauses between tries after a transient refusal, while the dial's deadline allows.
 RETRY_PAUSES = (0.25, 0.5, 1.0, 2.0)
-UNSETTLED = (DialStatus.PLACING, DialStatus.UNCONFIRMED)
 
 
 class NothingToDialWith(Exception):
@@ -113,7 +94,8 @@ def dial_place(*, user: AbstractBaseUser, organization: Organization, asked: Dia
     if problem:
         dial_fail(call=call, reason=problem)
     else:
-        _settle(call, _ask_provider(call, connection=route.connection, rep=rep, deadline=deadline))
+        outcome = _ask_provider(call, connection=route.connection, rep=rep, deadline=deadline)
+        dial_settle(call=call, outcome=outcome)
     call.refresh_from_db()
     return Dialled(call=call, repeat=False)
 
@@ -162,7 +144,7 @@ def _record(
         inbox_accept(
             connection=connection,
             events=[
-                _own_event(
+                own_event(
                     call,
                     kind="dial",
                     happening=Happening.DIALLING,
@@ -181,32 +163,6 @@ def _record(
             data={"via": asked.via, "number": asked.number, "extension": asked.extension},
         )
     return call
-
-
-def _own_event(
-    call: Call,
-    *,
-    kind: str,
-    happening: Happening,
-    at: datetime,
-    note: str,
-    to_number: PhoneNumber | None = None,
-    agent: dict[str, str] | None = None,
-) -> CallEvent:
-    """A happening Callbridge itself records on a dialled call (found by its Outreach id)."""
-    return CallEvent(
-        dedup_key=f"{OWN_EVENT_PREFIX}{kind}:{call.outreach_call_id}"[:200],
-        provider="callbridge",
-        provider_call_id="",
-        direction=Direction.OUTBOUND,
-        happening=happening,
-        occurred_at=at,
-        outreach_call_id=call.outreach_call_id,
-        to_number=to_number,
-        extension=call.extension,
-        agent=AgentIdentity(**(agent or {})),
-        raw={"recorded_by": "Callbridge", "note": note},
-    )
 
 
 def _ask_provider(
@@ -238,103 +194,3 @@ def _ask_provider(
         logger.info("dial.retry call=%s reason=%s", call.pk, outcome.reason)
         time.sleep(pause)
     raise AssertionError("unreachable")
-
-
-def _settle(call: Call, outcome: PlaceCallOutcome) -> None:
-    if isinstance(outcome, Refused):
-        dial_fail(call=call, reason=outcome.reason)
-        return
-    with transaction.atomic():
-        locked = Call.objects.select_for_update(of=("self",)).get(pk=call.pk)
-        if locked.dial_status not in UNSETTLED:
-            return  # the sweeper settled it meanwhile
-        if isinstance(outcome, Placed):
-            locked.dial_status, locked.dial_reason, locked.dial_confirm_by = (
-                DialStatus.PLACED,
-                "",
-                None,
-            )
-            locked.save(update_fields=["dial_status", "dial_reason", "dial_confirm_by"])
-            _name_call(locked, outcome.provider_call_id)
-            action, data = "dial.placed", {"provider_call_id": outcome.provider_call_id}
-        else:
-            locked.dial_status, locked.dial_reason = DialStatus.UNCONFIRMED, outcome.reason[:500]
-            locked.dial_confirm_by = clock.now() + timedelta(seconds=settings.DIAL_CONFIRM_SECONDS)
-            locked.save(update_fields=["dial_status", "dial_reason", "dial_confirm_by"])
-            action, data = "dial.unconfirmed", {"reason": outcome.reason}
-        audit_record(action=action, organization=locked.organization, target=locked, data=data)
-
-
-def _name_call(call: Call, provider_call_id: str) -> None:
-    """The provider's id for the call, unless its webhook named it already."""
-    if not provider_call_id or call.provider_call_id:
-        return
-    try:
-        with transaction.atomic():
-            Call.objects.filter(pk=call.pk, provider_call_id="").update(
-                provider_call_id=provider_call_id
-            )
-    except IntegrityError:
-        # Its events already made a call of their own under that id (they did not carry the
-        # Outreach call id): both stay, and the timeline shows it.
-        logger.warning("dial.provider_call_id_taken call=%s id=%s", call.pk, provider_call_id)
-
-
-def dial_fail(*, call: Call, reason: str) -> None:
-    """The dial failed: Outreach gets `failed` (through the inbox and the pipeline), stamped
-    now, and the reason is kept for the rep."""
-    now = clock.now()
-    with transaction.atomic():
-        locked = (
-            Call.objects.select_for_update(of=("self",))
-            .select_related("connection", "organization")
-            .get(pk=call.pk)
-        )
-        if locked.dial_status not in UNSETTLED:
-            return
-        locked.dial_status, locked.dial_reason, locked.dial_confirm_by = (
-            DialStatus.FAILED,
-            reason[:500],
-            None,
-        )
-        locked.save(update_fields=["dial_status", "dial_reason", "dial_confirm_by"])
-        inbox_accept(
-            connection=locked.connection,
-            events=[
-                _own_event(
-                    locked,
-                    kind="dial-failed",
-                    happening=Happening.SETUP_FAILED,
-                    at=now,
-                    note=f"the call could not be placed: {reason}",
-                )
-            ],
-        )
-        audit_record(
-            action="dial.failed",
-            organization=locked.organization,
-            target=locked,
-            data={"reason": reason},
-        )
-    logger.info("dial.failed call=%s reason=%s", call.pk, reason)
-
-
-def dials_settle_unconfirmed(*, limit: int = 100) -> int:
-    """Dials whose provider did not confirm them in time (it timed out, or the request placing
-    them died): placed if the provider has reported the call since, otherwise failed. Run by
-    beat; returns how many were settled."""
-    settled = 0
-    due = Call.objects.filter(dial_status__in=UNSETTLED, dial_confirm_by__lte=clock.now())
-    for call in due.order_by("dial_confirm_by")[:limit]:
-        if provider_reported(call=call):
-            _settle(call, Placed(provider_call_id=""))
-        else:
-            waited = settings.DIAL_CONFIRM_SECONDS
-            reason = (
-                f"{call.dial_reason} It reported nothing about the call within {waited} s."
-                if call.dial_status == DialStatus.UNCONFIRMED
-                else "Placing the call was interrupted, and the phone system reported nothing."
-            )
-            dial_fail(call=call, reason=reason.strip())
-        settled += 1
-    return settled

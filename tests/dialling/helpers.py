@@ -73,6 +73,9 @@ def portal_server(*, host: str = "127.0.0.1", **env: str) -> Iterator[str]:
         "4",
         "--worker-class",
         "gthread",
+        # Stopping must not wait out a kept-alive connection for gunicorn's 30 s default.
+        "--graceful-timeout",
+        "3",
     ]
     with running(command, env=environment) as process:
         wait_for_http(f"{base}/healthz", process=process)

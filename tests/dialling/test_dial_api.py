@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from calls.dialling.services import dials_settle_unconfirmed
+from calls.dialling.outcomes import dials_settle_unconfirmed
 from calls.models import AgentMapping, Call, InboxEvent
 from calls.selectors import call_timeline
 from integrations.models import ProviderConnection
