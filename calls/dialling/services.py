@@ -59,7 +59,10 @@ class DialAsked:
     outreach_call_id: str
     number: str
     extension: str = ""
-    via: str = "extension"  # or "tel": how the dial reached us, for the timeline
+    via: str = "extension"  # or "tel: handler": how the dial reached us, for the timeline
+    # What is wrong with the message itself (no number, an unreadable tel: URI): the call is
+    # recorded and failed with this reason.
+    problem: str = ""
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,7 @@ def dial_place(*, user: AbstractBaseUser, organization: Organization, asked: Dia
             organization=organization, outreach_call_id=asked.outreach_call_id
         )
         return Dialled(call=existing, repeat=True)
-    problem = _number_problem(asked, number) or rep.problem or route.problem
+    problem = asked.problem or _number_problem(asked, number) or rep.problem or route.problem
     if problem:
         dial_fail(call=call, reason=problem)
     else:

@@ -110,14 +110,11 @@ def test_a_new_click_is_a_new_call(dialling: Dialling) -> None:
         ({**MESSAGE, "callId": ""}, "callId is required"),
         ({k: v for k, v in MESSAGE.items() if k != "callId"}, "callId is required"),
         ({**MESSAGE, "callId": "a b"}, "callId 'a b' is not an Outreach call id"),
-        ({**MESSAGE, "phoneNumber": " "}, "phoneNumber is required"),
-        ({k: v for k, v in MESSAGE.items() if k != "phoneNumber"}, "phoneNumber must be"),
         ({**MESSAGE, "source": "someone-else"}, "source must be 'outreach'"),
-        ({**MESSAGE, "ext": "12x"}, "ext '12x' must be digits"),
         ({"uri": "tel:+12065550100;call-id=7"}, "did not come from Outreach"),
         ({"uri": "tel:+12065550100;source=outreach"}, "call-id is required"),
-        ({"uri": "tel:+1-206-CALL-NOW;source=outreach;call-id=7"}, "is not a phone number"),
         ({"uri": "mailto:bob@example.com"}, "Not a tel: URI"),
+        ({"uri": "tel:+1-206-CALL-NOW;call-id=7"}, "is not a phone number"),  # not Outreach's
         ([], "Send a JSON object"),
     ],
 )
@@ -142,6 +139,30 @@ def assert_failed_for_outreach(call: Call, reason: str) -> None:
     assert (call.dial_status, call.dial_reason) == ("failed", reason)
     titles = [entry.title for entry in call_timeline(call=call)]
     assert any(reason in title for title in titles), titles
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({**MESSAGE, "phoneNumber": " "}, "Outreach's dial message carried no phone number."),
+        (
+            {k: v for k, v in MESSAGE.items() if k != "phoneNumber"},
+            "Outreach's dial message carried no phone number.",
+        ),
+        ({**MESSAGE, "ext": "12x"}, "The extension “12x” is not digits."),
+        (
+            {"uri": f"tel:+1-206-CALL-NOW;source=outreach;call-id={CALL_ID}"},
+            "Outreach's tel: URI could not be read: '+1-206-CALL-NOW' is not a phone number: "
+            "after '+' only digits and the separators - . ( ) may follow.",
+        ),
+    ],
+)
+def test_a_message_naming_a_call_but_no_number_to_dial_fails_the_call(
+    dialling: Dialling, body: dict[str, str], reason: str
+) -> None:
+    assert failed(dialling.dial(body)) == (422, "failed", reason)
+    assert_failed_for_outreach(Call.objects.get(outreach_call_id=CALL_ID), reason)
+    assert not dialling.phone.dials
 
 
 def test_a_number_that_is_not_a_phone_number_fails_the_call(dialling: Dialling) -> None:

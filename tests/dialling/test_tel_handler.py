@@ -60,13 +60,23 @@ def test_it_places_the_call_of_the_uri_outreach_launched(config: Path, dialling:
     assert len(dialling.phone.dials) == 1
 
 
-def test_it_refuses_a_malformed_uri_without_asking_the_portal(
+def test_it_has_a_malformed_uri_naming_outreachs_call_failed_and_says_why(
     config: Path, dialling: Dialling
 ) -> None:
     done = handler(config, "tel:+1-206-CALL-NOW;source=outreach;call-id=7")
-    assert done.returncode == 2
-    assert "'+1-206-CALL-NOW' is not a phone number" in done.stderr
-    assert not Call.objects.exists()
+    assert done.returncode == 1
+    assert done.stderr.startswith(
+        "The call could not be placed: Outreach's tel: URI could not be read: "
+        "'+1-206-CALL-NOW' is not a phone number"
+    )
+    assert Call.objects.get(outreach_call_id="7").dial_status == "failed"  # Outreach hears it
+    assert not dialling.phone.dials
+
+    nothing = handler(config, "mailto:rep@example.com")
+    assert (nothing.returncode, nothing.stderr.strip()) == (
+        1,
+        "Not a tel: URI (it must start with 'tel:'): 'mailto:rep@example.com'.",
+    )
 
 
 def test_it_says_why_the_portal_refused(config: Path, dialling: Dialling) -> None:
