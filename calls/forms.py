@@ -29,9 +29,9 @@ class AgentMappingForm(forms.Form):
             str(m.user_id): m.user
             for m in Membership.objects.for_organization(organization).select_related("user")
         }
-        self.fields["member"].choices = [("", "—")] + [
-            (key, user.email) for key, user in self.members.items()
-        ]
+        member = self.fields["member"]
+        assert isinstance(member, forms.ChoiceField)  # declared as one below
+        member.choices = [("", "—")] + [(key, user.email) for key, user in self.members.items()]
 
     def member_user(self) -> Any:
         return self.members.get(self.cleaned_data.get("member") or "")

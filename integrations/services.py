@@ -142,7 +142,7 @@ def provider_connection_can_place_calls(*, connection: ProviderConnection) -> bo
 
 @transaction.atomic
 def provider_connection_set_places_calls(
-    *, connection: ProviderConnection, places_calls: bool, actor: AbstractBaseUser
+    *, connection: ProviderConnection, places_calls: bool, actor: User
 ) -> None:
     """Make `connection` the one reps' dials go through (the previous one stops), or stop it
     placing calls. Its provider must be able to place calls."""

@@ -176,7 +176,7 @@ def provider_toggle(request: OrganizationRequest, connection_id: int) -> HttpRes
 
 
 @organization_view(access=Access.CONFIGURATION, methods=("POST",))
-def provider_places_calls(request: HttpRequest, connection_id: int) -> HttpResponse:
+def provider_places_calls(request: OrganizationRequest, connection_id: int) -> HttpResponse:
     """Reps' click-to-dial goes through this connection from now on (or no longer)."""
     connection = _connection(request, connection_id)
     if not services.provider_connection_can_place_calls(connection=connection):

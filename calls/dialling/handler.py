@@ -107,7 +107,10 @@ def check(portal: str, token: str, reporter: Reporter) -> int:
     if not response.is_success:
         detail = answer.get("detail") or f"HTTP {response.status_code}"
         return reporter.say(f"Callbridge refused the token: {detail}", EXIT_REFUSED)
-    organizations = ", ".join(o.get("name", "") for o in answer.get("organizations", []))
+    listed = answer.get("organizations")
+    organizations = ", ".join(
+        str(o.get("name", "")) for o in (listed if isinstance(listed, list) else [])
+    )
     return reporter.say(f"Connected as {answer.get('email')} in {organizations}.", EXIT_OK)
 
 

@@ -16,7 +16,7 @@ from integrations.provider import Capability
 from integrations.registry import is_known, provider_class
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import User
 
     from portal.tenancy.models import Organization
 
@@ -32,7 +32,7 @@ class Rep:
     problem: str  # why they cannot dial, in words they can act on; empty when they can
 
 
-def rep_for(*, organization: Organization, user: AbstractBaseUser) -> Rep:
+def rep_for(*, organization: Organization, user: User) -> Rep:
     """The rep behind an API token: their Outreach user (their own Outreach connection, else an
     agent mapping an admin made for them), then through the agent mappings of that Outreach
     user, who they are at the phone system."""

@@ -37,7 +37,7 @@ from portal import clock
 from portal.audit.services import audit_record
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import User
 
     from portal.tenancy.models import Organization
 
@@ -71,7 +71,7 @@ class Dialled:
     repeat: bool  # the call id was dialled (or reported) before: nothing was placed again
 
 
-def dial_place(*, user: AbstractBaseUser, organization: Organization, asked: DialAsked) -> Dialled:
+def dial_place(*, user: User, organization: Organization, asked: DialAsked) -> Dialled:
     received = clock.now()
     deadline = received + timedelta(seconds=settings.DIAL_DEADLINE_SECONDS)
     route = outbound_route(organization=organization)
@@ -112,7 +112,7 @@ def _number_problem(asked: DialAsked, number: PhoneNumber) -> str:
 def _record(
     *,
     connection: ProviderConnection,
-    user: AbstractBaseUser,
+    user: User,
     rep: Rep,
     asked: DialAsked,
     number: PhoneNumber,

@@ -29,7 +29,7 @@ def dial(request: Request) -> Response:
     assert isinstance(api_token, ApiToken)  # the only authentication this view takes
     try:
         asked = dial_asked(request.data)
-        dialled = dial_place(user=request.user, organization=api_token.organization, asked=asked)
+        dialled = dial_place(user=api_token.user, organization=api_token.organization, asked=asked)
     except BadDial as error:
         return Response({"status": "refused", "error": str(error)}, status=400)
     except NothingToDialWith as error:

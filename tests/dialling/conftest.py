@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from calls.models import AgentMapping
-from phone_sandbox import PhoneSystem, running_phone
+from outreach_sandbox.phone import PhoneSystem, running_phone
 from portal.accounts.services import api_token_create
 from tests.conftest import Cast
 from tests.dialling.helpers import SECRET, Dialling, generic_connection

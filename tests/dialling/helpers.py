@@ -13,7 +13,7 @@ from django.test import Client
 from integrations.generic.provider import GenericProvider
 from integrations.models import ProviderConnection
 from integrations.provider import PlaceCallRequest, Placed, Refused, Unconfirmed
-from phone_sandbox import PhoneSystem
+from outreach_sandbox.phone import PhoneSystem
 from portal import clock
 from portal.encryption import Secret
 from tests.conftest import Cast

@@ -1,5 +1,5 @@
-"""The generic provider placing calls, against a fake phone system on loopback (phone_sandbox)
-that checks the Standard Webhooks signature with its own code."""
+"""The generic provider placing calls, against a fake phone system on loopback
+(outreach_sandbox.phone) that checks the Standard Webhooks signature with its own code."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from integrations.generic.provider import GenericProvider
 from integrations.models import ProviderConnection
 from integrations.provider import Capability, Placed, Refused, Unconfirmed
-from phone_sandbox import PhoneSystem, running_phone
+from outreach_sandbox.phone import PhoneSystem, running_phone
 from portal.encryption import Secret
 from tests.conftest import Cast
 from tests.dialling.helpers import CALL_ID, NEW_SECRET, OLD_SECRET, place

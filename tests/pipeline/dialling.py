@@ -13,7 +13,7 @@ import httpx
 from django.contrib.auth.models import AbstractUser
 
 from calls.models import AgentMapping
-from phone_sandbox import PhoneSystem, running_phone
+from outreach_sandbox.phone import PhoneSystem, running_phone
 from portal.accounts.services import api_token_create
 from portal.tenancy.models import Membership, Role
 from tests.conftest import make_user

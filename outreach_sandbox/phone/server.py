@@ -31,6 +31,7 @@ class PhoneServer(ThreadingHTTPServer):
     @property
     def base_url(self) -> str:
         host, port = self.server_address[:2]
+        assert isinstance(host, str)  # bound to a str host; typeshed allows bytes too
         return f"http://{host}:{port}"
 
     def handle_error(self, request: Any, client_address: Any) -> None:

@@ -1,4 +1,4 @@
-"""`python -m phone_sandbox --port 8766`: the fake phone system in the foreground."""
+"""`python -m outreach_sandbox.phone --port 8766`: the fake phone system in the foreground."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import argparse
 from .server import serve
 
 parser = argparse.ArgumentParser(
-    prog="python -m phone_sandbox",
+    prog="python -m outreach_sandbox.phone",
     description="A fake phone system speaking Callbridge's generic provider protocol.",
 )
 parser.add_argument("--host", default="127.0.0.1", help="address to bind (loopback)")
