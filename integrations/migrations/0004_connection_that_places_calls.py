@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('integrations', '0002_provider_kind_from_registry'),
+        ('integrations', '0003_webhook_refusal_tally'),
         ('tenancy', '0003_retention'),
     ]
 
