@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('calls', '0003_call_urgency_and_reconciliation'),
-        ('integrations', '0003_connection_that_places_calls'),
+        ('integrations', '0004_connection_that_places_calls'),
         ('tenancy', '0003_retention'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
