@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 from django.http import HttpResponse
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from integrations.outreach.models import ConnectionKind, OutreachConnection, OutreachOrg
@@ -18,6 +19,18 @@ from outreach_sandbox import SandboxControl
 from portal.tenancy.models import Organization
 
 HIDDEN = re.compile(r"<input type='hidden' name='(\w+)' value='([^']*)'>")
+
+
+def client_for(user: object) -> Client:
+    """A test client signed in as `user`."""
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def org_connect_url(organization: Organization) -> str:
+    """Where an admin starts connecting the organisation to Outreach."""
+    return reverse("outreach_connect", kwargs={"org": organization.slug})
 
 
 def authorize(client: Client, start_url: str, **choice: str) -> str:

@@ -25,17 +25,15 @@ from outreach_sandbox import SandboxControl
 from portal.audit.models import AuditEntry
 from tests.conftest import Cast
 from tests.outreach.conftest import OutreachCast
-from tests.outreach.helpers import authorize, callback, connect, page_messages, query
-
-
-def client_for(user: object) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def org_connect_url(cast: Cast) -> str:
-    return reverse("outreach_connect", kwargs={"org": cast.org.slug})
+from tests.outreach.helpers import (
+    authorize,
+    callback,
+    client_for,
+    connect,
+    org_connect_url,
+    page_messages,
+    query,
+)
 
 
 def my_connect_url(cast: Cast) -> str:
@@ -55,7 +53,7 @@ def test_it_connects_the_organisation_through_outreachs_authorize_page(
     cast: Cast, sandbox: SandboxControl, outreach: OutreachCast
 ) -> None:
     response = connect(
-        client_for(cast.alice), org_connect_url(cast), user_id=str(outreach.olga["id"])
+        client_for(cast.alice), org_connect_url(cast.org), user_id=str(outreach.olga["id"])
     )
 
     assert response.redirect_chain[-1][0] == reverse("outreach", kwargs={"org": cast.org.slug})
@@ -90,7 +88,7 @@ def test_it_connects_the_organisation_through_outreachs_authorize_page(
 def test_it_lets_a_rep_connect_their_own_outreach_user_from_their_settings(
     cast: Cast, sandbox: SandboxControl, outreach: OutreachCast
 ) -> None:
-    connect(client_for(cast.alice), org_connect_url(cast), user_id=str(outreach.olga["id"]))
+    connect(client_for(cast.alice), org_connect_url(cast.org), user_id=str(outreach.olga["id"]))
     bob = client_for(cast.bob)
     response = connect(bob, my_connect_url(cast), user_id=str(outreach.rob["id"]))
 
@@ -108,7 +106,7 @@ def test_it_lets_a_rep_connect_their_own_outreach_user_from_their_settings(
 def test_it_refuses_a_member_connecting_the_organisation(
     cast: Cast, sandbox: SandboxControl
 ) -> None:
-    assert client_for(cast.bob).post(org_connect_url(cast)).status_code == 403
+    assert client_for(cast.bob).post(org_connect_url(cast.org)).status_code == 403
     assert client_for(cast.mallory).post(my_connect_url(cast)).status_code == 404
 
 
@@ -116,7 +114,7 @@ def test_it_explains_a_callback_whose_state_was_already_used(
     cast: Cast, sandbox: SandboxControl, outreach: OutreachCast
 ) -> None:
     alice = client_for(cast.alice)
-    url = authorize(alice, org_connect_url(cast), user_id=str(outreach.olga["id"]))
+    url = authorize(alice, org_connect_url(cast.org), user_id=str(outreach.olga["id"]))
     callback(alice, url)
     OutreachConnection.objects.all().delete()
     OutreachOrg.objects.all().delete()
@@ -132,7 +130,7 @@ def test_it_explains_a_callback_with_a_forged_state(
     cast: Cast, sandbox: SandboxControl, outreach: OutreachCast
 ) -> None:
     alice = client_for(cast.alice)
-    url = authorize(alice, org_connect_url(cast), user_id=str(outreach.olga["id"]))
+    url = authorize(alice, org_connect_url(cast.org), user_id=str(outreach.olga["id"]))
 
     response = callback(alice, url.replace(f"state={query(url)['state']}", "state=forged"))
 
@@ -145,7 +143,9 @@ def test_it_explains_a_callback_with_a_forged_state(
 def test_it_explains_a_callback_meant_for_another_person(
     cast: Cast, sandbox: SandboxControl, outreach: OutreachCast
 ) -> None:
-    url = authorize(client_for(cast.alice), org_connect_url(cast), user_id=str(outreach.olga["id"]))
+    url = authorize(
+        client_for(cast.alice), org_connect_url(cast.org), user_id=str(outreach.olga["id"])
+    )
 
     response = callback(client_for(cast.mallory), url)
 
@@ -158,7 +158,7 @@ def test_it_explains_a_refusal_on_outreachs_page(
 ) -> None:
     response = connect(
         client_for(cast.alice),
-        org_connect_url(cast),
+        org_connect_url(cast.org),
         user_id=str(outreach.olga["id"]),
         decision="deny",
     )
@@ -173,7 +173,7 @@ def test_it_explains_a_refusal_on_outreachs_page(
 def test_it_refuses_an_outreach_org_already_connected_to_another_organisation(
     cast: Cast, sandbox: SandboxControl, outreach: OutreachCast
 ) -> None:
-    connect(client_for(cast.alice), org_connect_url(cast), user_id=str(outreach.olga["id"]))
+    connect(client_for(cast.alice), org_connect_url(cast.org), user_id=str(outreach.olga["id"]))
 
     response = connect(
         client_for(cast.mallory),
@@ -194,7 +194,7 @@ def test_it_refuses_an_outreach_org_already_connected_to_another_organisation(
 def test_it_refuses_a_rep_from_another_outreach_org(
     cast: Cast, sandbox: SandboxControl, outreach: OutreachCast
 ) -> None:
-    connect(client_for(cast.alice), org_connect_url(cast), user_id=str(outreach.olga["id"]))
+    connect(client_for(cast.alice), org_connect_url(cast.org), user_id=str(outreach.olga["id"]))
 
     response = connect(client_for(cast.bob), my_connect_url(cast), user_id=str(outreach.otto["id"]))
 
@@ -227,7 +227,7 @@ def test_it_explains_outreach_refusing_to_mint_a_token(
     sandbox.issue_token(outreach.olga["id"], ["calls.read"])  # Olga's token minted a moment ago
 
     response = connect(
-        client_for(cast.alice), org_connect_url(cast), user_id=str(outreach.olga["id"])
+        client_for(cast.alice), org_connect_url(cast.org), user_id=str(outreach.olga["id"])
     )
 
     assert any("Outreach could not complete the connection" in m for m in page_messages(response))
@@ -274,7 +274,7 @@ def test_it_explains_a_token_response_missing_fields(
     cast: Cast, sandbox: SandboxControl, outreach: OutreachCast, document: dict, missing: str
 ) -> None:
     alice = client_for(cast.alice)
-    url = authorize(alice, org_connect_url(cast), user_id=str(outreach.olga["id"]))
+    url = authorize(alice, org_connect_url(cast.org), user_id=str(outreach.olga["id"]))
 
     with (
         token_endpoint_answering(document) as token_url,
@@ -290,7 +290,7 @@ def test_it_disconnects_and_frees_the_outreach_org(
     cast: Cast, sandbox: SandboxControl, outreach: OutreachCast
 ) -> None:
     alice = client_for(cast.alice)
-    connect(alice, org_connect_url(cast), user_id=str(outreach.olga["id"]))
+    connect(alice, org_connect_url(cast.org), user_id=str(outreach.olga["id"]))
 
     response = alice.post(
         reverse("outreach_disconnect", kwargs={"org": cast.org.slug}), follow=True

@@ -7,7 +7,6 @@ import logging
 from datetime import timedelta
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -21,15 +20,9 @@ from outreach_sandbox import SandboxControl
 from portal.audit.models import AuditEntry
 from tests.conftest import Cast
 from tests.outreach.conftest import OutreachCast
-from tests.outreach.helpers import connect, page_messages, seed_connection
+from tests.outreach.helpers import client_for, connect, page_messages, seed_connection
 
 FIFTEEN_DAYS = 15 * 24 * 3600  # Outreach's refresh tokens die after 14 days unused
-
-
-def client_for(user: object) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.test import Client
 from django.urls import reverse
 
 from integrations.outreach.models import (
@@ -21,17 +20,7 @@ from portal.audit.models import AuditEntry
 from portal.tenancy.models import Membership
 from tests.conftest import Cast, make_user
 from tests.outreach.conftest import OutreachCast
-from tests.outreach.helpers import connect, page_messages
-
-
-def client_for(user: object) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def org_connect_url(cast: Cast) -> str:
-    return reverse("outreach_connect", kwargs={"org": cast.org.slug})
+from tests.outreach.helpers import client_for, connect, org_connect_url, page_messages
 
 
 def my_connect_url(cast: Cast, org: str | None = None) -> str:
@@ -81,7 +70,7 @@ def test_it_lets_an_admins_own_connection_bind_and_then_reps_join(
 def connected(cast: Cast, sandbox: SandboxControl, outreach: OutreachCast) -> OutreachConnection:
     """Alice connected the organisation as Olga; Bob connected his own Outreach user, Rob.
     Returns Bob's connection."""
-    connect(client_for(cast.alice), org_connect_url(cast), user_id=str(outreach.olga["id"]))
+    connect(client_for(cast.alice), org_connect_url(cast.org), user_id=str(outreach.olga["id"]))
     connect(client_for(cast.bob), my_connect_url(cast), user_id=str(outreach.rob["id"]))
     return OutreachConnection.objects.get(user=cast.bob)
 
@@ -159,7 +148,7 @@ def test_it_lets_platform_staff_move_an_outreach_org_bound_to_the_wrong_organisa
         user_id=str(outreach.rob["id"]),
     )
     refused = connect(
-        client_for(cast.alice), org_connect_url(cast), user_id=str(outreach.olga["id"])
+        client_for(cast.alice), org_connect_url(cast.org), user_id=str(outreach.olga["id"])
     )
     assert "already connected to another Callbridge organisation" in page_messages(refused)[0]
     staff = make_user("staff@callbridge.example", is_staff=True)
@@ -184,7 +173,7 @@ def test_it_lets_platform_staff_move_an_outreach_org_bound_to_the_wrong_organisa
     assert moves[0].data["connections_disconnected"] == 1
     # Alice's organisation can now connect it.
     response = connect(
-        client_for(cast.alice), org_connect_url(cast), user_id=str(outreach.olga["id"])
+        client_for(cast.alice), org_connect_url(cast.org), user_id=str(outreach.olga["id"])
     )
     assert "Outreach connected as olga@acme.example." in page_messages(response)
 
@@ -192,7 +181,7 @@ def test_it_lets_platform_staff_move_an_outreach_org_bound_to_the_wrong_organisa
 def test_it_refuses_a_move_by_anyone_but_staff_or_onto_a_bound_organisation(
     cast: Cast, sandbox: SandboxControl, outreach: OutreachCast
 ) -> None:
-    connect(client_for(cast.alice), org_connect_url(cast), user_id=str(outreach.olga["id"]))
+    connect(client_for(cast.alice), org_connect_url(cast.org), user_id=str(outreach.olga["id"]))
     connect(
         client_for(cast.mallory),
         reverse("outreach_connect", kwargs={"org": cast.mallory_org.slug}),
