@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
@@ -23,7 +24,6 @@ from portal.celery import app as celery_app
 logger = logging.getLogger(__name__)
 
 BROKER_TIMEOUT_SECONDS = 2.0
-BROKER_ANSWER_SECONDS = 5
 BROKER_ANSWER_KEY = "readyz:broker"
 
 
@@ -61,7 +61,7 @@ def _broker_answers(cache_answers: bool) -> bool:
             return bool(known)
     answer = _answers("broker", _broker)
     if cache_answers:
-        cache.set(BROKER_ANSWER_KEY, answer, BROKER_ANSWER_SECONDS)
+        cache.set(BROKER_ANSWER_KEY, answer, settings.READYZ_BROKER_ANSWER_SECONDS)
     return answer
 
 

@@ -69,6 +69,9 @@ RECONCILE_AFTER_SECONDS = env.int("RECONCILE_AFTER_SECONDS", default=300)
 # as failed.
 DIAL_DEADLINE_SECONDS = env.float("DIAL_DEADLINE_SECONDS", default=8.0)
 DIAL_CONFIRM_SECONDS = env.int("DIAL_CONFIRM_SECONDS", default=30)
+# How long /readyz keeps the broker's answer in the shared cache: a probe (or someone hammering
+# it) must not open a broker connection per request.
+READYZ_BROKER_ANSWER_SECONDS = env.int("READYZ_BROKER_ANSWER_SECONDS", default=5)
 
 # Telephony provider classes beyond integrations/registry.py's, as dotted paths; each class's
 # `kind` is its key (integrations/registry.py).
