@@ -84,6 +84,9 @@ class Call(OrganizationOwned):
     needs_reconcile = models.BooleanField(default=False)
     due_at = models.DateTimeField(null=True, blank=True, db_index=True)
     lease_until = models.DateTimeField(null=True, blank=True)
+    # A doorbell was rung for this moment (a final state settling): every event arriving
+    # meanwhile wakes a claim that waits for the same moment, and must not ring for it again.
+    wake_at = models.DateTimeField(null=True, blank=True)
     first_event_at = models.DateTimeField(null=True, blank=True)
     # When we last heard of the call: its give-up deadline counts from here.
     last_event_at = models.DateTimeField(null=True, blank=True, db_index=True)

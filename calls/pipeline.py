@@ -30,7 +30,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Subquery
+from django.db.models.functions import Coalesce
 
 from calls.doorbell import enqueue_call
 from calls.models import (
@@ -162,12 +163,16 @@ def _claim(call_id: int) -> Request | None:
             return None  # another worker is mid-request; it will carry on after it
         if call.due_at is None or call.due_at > now:
             return None
-        call.lease_until = None
-        for lost in call.attempts.filter(outcome=AttemptOutcome.IN_FLIGHT):
-            lost.outcome = AttemptOutcome.UNKNOWN
-            lost.error = "The worker stopped before Outreach's answer was recorded."
-            lost.save(update_fields=["outcome", "error"])
-            call.needs_reconcile = True
+        if call.lease_until is not None:
+            # A lease is taken with its attempt and given back with its answer, in the same
+            # transactions: one left behind means the worker stopped in between.
+            call.lease_until = None
+            lost = call.attempts.filter(outcome=AttemptOutcome.IN_FLIGHT).update(
+                outcome=AttemptOutcome.UNKNOWN,
+                error="The worker stopped before Outreach's answer was recorded.",
+            )
+            if lost:
+                call.needs_reconcile = True
         events = list(call.events.all())
         plan = plan_next_update(
             direction=Direction(call.direction),
@@ -341,12 +346,15 @@ def _done(call: Call) -> None:
 
 
 def _wait(call: Call, until: datetime) -> None:
-    """The final state is settling: look again when it has."""
-    call.status, call.problem, call.due_at = CallStatus.ACTIVE, "", until
+    """The final state is settling: look again when it has (one doorbell for that moment,
+    however many events arrive meanwhile; the sweeper rings again should it be lost)."""
+    ring = call.wake_at != until
+    call.status, call.problem, call.due_at, call.wake_at = CallStatus.ACTIVE, "", until, until
     call.save()
-    countdown = max(0.0, (until - clock.now()).total_seconds())
-    urgent = call_is_urgent(call)
-    transaction.on_commit(lambda: enqueue_call(call.pk, urgent=urgent, countdown=countdown))
+    if ring:
+        countdown = max(0.0, (until - clock.now()).total_seconds())
+        urgent = call_is_urgent(call)
+        transaction.on_commit(lambda: enqueue_call(call.pk, urgent=urgent, countdown=countdown))
 
 
 def _start(
@@ -358,7 +366,12 @@ def _start(
 ) -> Request:
     method, path, body = describe(call_request)
     # Attempt N of this request: the tries of it since the call's last success.
-    previous = _since_last_success(call).filter(purpose=purpose, method=method, path=path).count()
+    last_success = (
+        call.attempts.filter(outcome=AttemptOutcome.SUCCEEDED).order_by("-id").values("id")[:1]
+    )
+    previous = call.attempts.filter(
+        id__gt=Coalesce(Subquery(last_success), 0), purpose=purpose, method=method, path=path
+    ).count()
     attempt = DeliveryAttempt.objects.create(
         organization=call.organization,
         call=call,
@@ -572,11 +585,6 @@ def _backoff(failures: int) -> float:
     return base * random.uniform(0.5, 1.5)  # noqa: S311 - jitter, not security
 
 
-def _since_last_success(call: Call) -> QuerySet[DeliveryAttempt]:
-    last_success = call.attempts.filter(outcome=AttemptOutcome.SUCCEEDED).order_by("-id").first()
-    return call.attempts.filter(id__gt=last_success.pk if last_success else 0)
-
-
 def _write_attempts(
     call: Call,
     request: Request,
@@ -587,26 +595,28 @@ def _write_attempts(
 ) -> None:
     """The claimed row gets the main request's (last) attempt; any others get rows of their own
     (a prospect lookup before a create, a 401 answered before a refresh and retry)."""
-    main = DeliveryAttempt.objects.get(pk=request.attempt_id)
-    for extra in attempts[:-1]:
-        DeliveryAttempt.objects.create(
-            organization=call.organization,
-            call=call,
-            purpose=request.purpose,
-            attempt=main.attempt,
-            **_attempt_fields(extra),
-            outcome=AttemptOutcome.SUCCEEDED
-            if (extra.status or 500) < 400
-            else AttemptOutcome.TRANSIENT,
+    main = DeliveryAttempt.objects.filter(pk=request.attempt_id)
+    if len(attempts) > 1:
+        number = main.values_list("attempt", flat=True).get()
+        DeliveryAttempt.objects.bulk_create(
+            DeliveryAttempt(
+                organization=call.organization,
+                call=call,
+                purpose=request.purpose,
+                attempt=number,
+                **_attempt_fields(extra),
+                outcome=AttemptOutcome.SUCCEEDED
+                if (extra.status or 500) < 400
+                else AttemptOutcome.TRANSIENT,
+            )
+            for extra in attempts[:-1]
         )
-    if attempts:
-        for name, value in _attempt_fields(attempts[-1]).items():
-            setattr(main, name, value)
-    main.outcome = outcome
+    fields = _attempt_fields(attempts[-1]) if attempts else {}
+    fields["outcome"] = outcome
     if error is not None:
-        main.error = str(error)[:500]
-        main.outreach_error_id = (error.error_id or "")[:100]
-    main.save()
+        fields["error"] = str(error)[:500]
+        fields["outreach_error_id"] = (error.error_id or "")[:100]
+    main.update(**fields)
 
 
 def _attempt_fields(attempt: Attempt) -> dict[str, Any]:
