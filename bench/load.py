@@ -233,6 +233,7 @@ class Tenant:
     webhook_path: str
     webhook: Webhook
     rep_outreach_id: int
+    rep_token: str  # the rep's API token, for click-to-dial
 
 
 @dataclass
@@ -245,6 +246,26 @@ class Sent:
     answered_wall: float = math.nan
     status: int = 0
     waited_for_launch: bool = False
+
+
+@dataclass
+class Dial:
+    """One click-to-dial of the measured run: launched in the sandbox as Outreach does when a
+    rep clicks Call, then handed to `POST /api/v1/dial` as the Chrome extension does."""
+
+    tenant: int
+    send_at: float  # seconds after the start of the run
+    outreach_call_id: str = ""
+    sent_wall: float = math.nan  # when the dial request left, wall clock
+    status: int = 0
+    answer_seconds: float = math.nan  # until the dial API answered
+
+
+def plan_dials(*, rate: float, seconds: float, tenants: int) -> list[Dial]:
+    """`rate` dials per second, evenly over the `seconds` the webhook load is sent, the tenants
+    in turn."""
+    count = int(rate * seconds)
+    return [Dial(index % tenants, index / rate) for index in range(count)]
 
 
 def webhook_request(tenant: Tenant, events: list[PlannedEvent]) -> tuple[bytes, dict[str, str]]:
@@ -275,14 +296,15 @@ def send_open_loop(
     web_port: int,
     sandbox_port: int,
     batch: int,
+    dials: list[Dial] = [],  # noqa: B006 - never changed, only read
 ) -> tuple[list[Sent], float]:
-    """Sends `stream` at its schedule, on fresh connections to gunicorn and the sandbox.
-    Answers the requests and the wall-clock start of the schedule."""
+    """Sends `stream` at its schedule, and `dials` at theirs, on fresh connections to gunicorn
+    and the sandbox. Answers the requests and the wall-clock start of the schedule."""
 
     async def send() -> tuple[list[Sent], float]:
         web, sandbox = HttpPool(HOST, web_port), HttpPool(HOST, sandbox_port)
         try:
-            return await OpenLoop(calls, tenants, web, sandbox).send(stream, batch)
+            return await OpenLoop(calls, tenants, web, sandbox).send(stream, batch, dials)
         finally:
             await web.close()
             await sandbox.close()
@@ -305,10 +327,13 @@ class OpenLoop:
         self.launches: dict[str, asyncio.Task] = {}
         self.launched_at: dict[str, float] = {}
 
-    async def send(self, stream: list[PlannedEvent], batch: int) -> tuple[list[Sent], float]:
+    async def send(
+        self, stream: list[PlannedEvent], batch: int, dials: list[Dial]
+    ) -> tuple[list[Sent], float]:
         for call in self.calls:
             if call.direction == "outbound":
                 self.launches[call.provider_call_id] = asyncio.create_task(self.launch(call))
+        dialling = [asyncio.create_task(self.dial(dial)) for dial in dials]
         requests: list[Sent] = []
         tasks = []
         for index in range(0, len(stream), batch):
@@ -321,23 +346,47 @@ class OpenLoop:
                 if delay > 0:
                     await asyncio.sleep(delay)
                 tasks.append(asyncio.create_task(self.post(request, due)))
-        await asyncio.gather(*tasks, *self.launches.values())
+        await asyncio.gather(*tasks, *self.launches.values(), *dialling)
         return requests, self.start_wall
+
+    async def dial(self, dial: Dial) -> None:
+        """A rep's click: Outreach creates the call, the extension posts it to the dial API."""
+        await asyncio.sleep(max(0.0, self.start + dial.send_at - self.loop.time()))
+        tenant = self.tenants[dial.tenant]
+        dial.outreach_call_id = await self._launch(tenant, "+12065550123")
+        body = json.dumps(
+            {"callId": dial.outreach_call_id, "phoneNumber": "+12065550123", "source": "outreach"}
+        ).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {tenant.rep_token}",
+        }
+        dial.sent_wall, began = time.time(), self.loop.time()
+        try:
+            dial.status, _ = await self.web.request(
+                "POST", "/api/v1/dial", body=body, headers=headers
+            )
+        except OSError:
+            dial.status = -1
+        dial.answer_seconds = self.loop.time() - began
 
     async def launch(self, call: PlannedCall) -> None:
         """Launches an outbound call in the sandbox, as the Outreach client does before dialling;
         the call's events then carry the Outreach id it answers."""
         due = self.start + call.first_send_at - LAUNCH_LEAD
         await asyncio.sleep(max(0.0, due - self.loop.time()))
-        tenant = self.tenants[call.tenant]
-        body = json.dumps({"userId": tenant.rep_outreach_id, "to": "+12065550100"}).encode()
+        call.outreach_call_id = await self._launch(self.tenants[call.tenant], "+12065550100")
+        self.launched_at[call.provider_call_id] = self.loop.time()
+
+    async def _launch(self, tenant: Tenant, to: str) -> str:
+        """The Outreach call id the sandbox created for the tenant's rep calling `to`."""
+        body = json.dumps({"userId": tenant.rep_outreach_id, "to": to}).encode()
         status, answer = await self.sandbox.request(
             "POST", "/_control/calls", body=body, headers={"Content-Type": "application/json"}
         )
         if status != 201:
             raise RuntimeError(f"the sandbox refused a launch: {status} {answer[:300]!r}")
-        call.outreach_call_id = str(json.loads(answer)["id"])
-        self.launched_at[call.provider_call_id] = self.loop.time()
+        return str(json.loads(answer)["id"])
 
     async def post(self, request: Sent, due: float) -> None:
         for event in request.events:

@@ -35,7 +35,7 @@ from typing import Any
 
 import psycopg
 
-from bench.load import ClosedLoop, PlannedCall, Sent
+from bench.load import ClosedLoop, Dial, PlannedCall, Sent
 from bench.processes import HOST
 from calls.rules import Direction, Happening, OutreachState, implied_state, rank
 from outreach_sandbox.control import SandboxControl
@@ -237,6 +237,7 @@ class MeasuredRun:
     cpu: dict[str, float]  # CPU seconds per group of processes during the window
     sessions: int  # PostgreSQL connections opened during the window
     profiles: dict[str, Any]
+    dials: list[Dial]  # the click-to-dials sent beside the webhook load
 
 
 def in_ms(figures: dict[str, Any]) -> dict[str, Any]:
@@ -294,6 +295,30 @@ def outreach_figures(run: MeasuredRun, view: OutreachView) -> dict[str, Any]:
         "drain_seconds_after_last_send": round(run.drain, 2) if run.drain is not None else None,
         "api_requests": len(view.log),
         "sandbox_answer_ms": {"p50": percentile(answers, 0.5), "p99": percentile(answers, 0.99)},
+    }
+
+
+def dial_figures(run: MeasuredRun, view: OutreachView) -> dict[str, Any]:
+    """Click-to-dial under the webhook load: from the dial request leaving to Outreach having
+    `initiated` (the sandbox's own receipt time), and how the dial API answered."""
+    delivered = deliveries(view.log)
+    initiated = rank(OutreachState.INITIATED)
+    seconds, missing = [], []
+    for dial in run.dials:
+        reached = [r.at for r in delivered.get(dial.outreach_call_id, []) if r.rank >= initiated]
+        if reached:
+            seconds.append(reached[0] - dial.sent_wall)
+        else:
+            missing.append(dial.outreach_call_id)
+    return {
+        "dials": len(run.dials),
+        "dial_to_initiated_ms": in_ms(summary(seconds)),
+        "initiated_within_5s": round(sum(1 for s in seconds if s < 5) / len(run.dials), 4)
+        if run.dials
+        else None,
+        "never_initiated": len(missing),
+        "answers": dict(Counter(dial.status for dial in run.dials)),
+        "answer_ms": in_ms(summary([dial.answer_seconds for dial in run.dials])),
     }
 
 

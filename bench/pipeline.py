@@ -7,7 +7,8 @@ the Outreach sandbox (rate limit raised, mint window off), a fresh PostgreSQL da
 (`callbridge_bench`, dropped and migrated each run), gunicorn (`portal.wsgi` with
 `DJANGO_SETTINGS_MODULE=bench.settings`, which only adds the bare view `/bench/ok`), one Celery
 worker with `--workers` prefork processes on both queues, and beat, with Redis database
-`--redis-db` as the broker (the tests use 1-15).
+`--redis-db` as the broker (the tests use 1-15). Each tenant's generic connection places calls
+(its rep has an agent mapping and an API token).
 
 Settings come from the environment, DEBUG off (why gunicorn runs gthread: bench/setup.py).
 Organisations, Outreach connections, generic provider connections and agent mappings are made
@@ -21,7 +22,12 @@ What it does:
    so a slow server cannot slow the sender down and hide its own queueing (coordinated
    omission). An outbound call is launched in the sandbox (as the Outreach client does before
    dialling) 50 ms before its first event is scheduled; that first event waits for the launch
-   if it is late, and its latency then counts from the launch's answer;
+   if it is late, and its latency then counts from the launch's answer. Beside that load,
+   `--dial-rate` click-to-dials per second: each launched in the sandbox as Outreach does when
+   a rep clicks Call, then posted to `POST /api/v1/dial` with the rep's API token as the Chrome
+   extension does; the generic connection places it with a fake phone system in this process
+   (outreach_sandbox/phone/, which reports nothing back), and dial-to-`initiated` counts from
+   the dial request leaving to the sandbox receiving `initiated`;
 3. waits until no call has work left, then reads the sandbox's request log, its view of every
    call (final state, links, launch report) and our own call rows: correctness, refusals,
    duplicate creates, event-to-Outreach latency (matching rule: bench/measure.py);
@@ -57,6 +63,7 @@ from bench.load import (
     PlannedCall,
     PlannedEvent,
     Planner,
+    plan_dials,
     repeat,
     send_closed_loop,
     send_open_loop,
@@ -75,6 +82,12 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         "--web-threads", type=int, default=4, help="threads per gunicorn process (>1: gthread)"
     )
     parser.add_argument("--batch", type=int, default=1, help="events per webhook request")
+    parser.add_argument(
+        "--dial-rate",
+        type=float,
+        default=1.0,
+        help="click-to-dials per second during the measured run (0: none)",
+    )
     parser.add_argument(
         "--spread", type=float, default=2.0, help="seconds over which one call's events go out"
     )
@@ -173,6 +186,7 @@ def measured_run(
     """Sends the stream and waits until Outreach has everything; meanwhile counts the CPU of
     every process and, with --profile, samples where gunicorn's and the worker's went."""
     groups = measure.process_groups(bed.pids)
+    dials = plan_dials(rate=args.dial_rate, seconds=stream[-1].send_at, tenants=len(bed.tenants))
     profilers = profile.start_all(bed.pids, OUT) if args.profile else []
     try:
         usage = measure.Usage.start(groups, args.database)
@@ -184,6 +198,7 @@ def measured_run(
             web_port=bed.web_port,
             sandbox_port=bed.sandbox_port,
             batch=args.batch,
+            dials=dials,
         )
         sent_seconds = time.monotonic() - began
         print("all sent; waiting for Outreach to have everything", flush=True)
@@ -195,7 +210,7 @@ def measured_run(
     finally:
         profiles = profile.stop_all(profilers)
     return measure.MeasuredRun(
-        requests, start_wall, sent_seconds, drain, window, cpu, sessions, profiles
+        requests, start_wall, sent_seconds, drain, window, cpu, sessions, profiles, dials
     )
 
 

@@ -32,6 +32,7 @@ from bench.measure import descendants
 from bench.processes import HOST, REPO, free_port, running, venv_environment, wait_for_http
 from outreach_sandbox.control import SandboxControl
 from outreach_sandbox.launcher import sandbox_process
+from outreach_sandbox.phone import PhoneSystem, running_phone
 
 OUT = REPO / "var" / "bench"  # the report, the profiles and, under logs/, the process logs
 LOGS = OUT / "logs"
@@ -46,6 +47,7 @@ class Testbed:
     web_port: int
     tenants: list[Tenant]
     pids: dict[str, int]  # the group leaders whose CPU and memory the report shows
+    phone: PhoneSystem  # where the tenants' dials are placed
 
 
 @contextmanager
@@ -62,7 +64,10 @@ def testbed(args: argparse.Namespace) -> Iterator[Testbed]:
         os.environ.update(environment(args, sandbox_url=sandbox_url, web_port=web_port))
         database_prepare(args)
         control = stack.enter_context(SandboxControl(sandbox_url, timeout=60))
-        tenants = tenants_create(control, args.tenants)
+        # The phone system that places the reps' dials: it answers each dial with its call id
+        # and reports nothing itself, so the webhook load stays the measured run's alone.
+        phone, phone_url = stack.enter_context(running_phone(PhoneSystem(auto_events=())))
+        tenants = tenants_create(control, args.tenants, dial_url=f"{phone_url}/dial")
         print("starting gunicorn, the Celery worker and beat", flush=True)
         pids = services_start(stack, args, web_port)
         yield Testbed(
@@ -71,6 +76,7 @@ def testbed(args: argparse.Namespace) -> Iterator[Testbed]:
             web_port=web_port,
             tenants=tenants,
             pids={**pids, "sandbox": sandbox_pid()},
+            phone=phone,
         )
 
 
@@ -125,25 +131,27 @@ def broker_purge(redis_db: int) -> None:
     client.close()
 
 
-def tenants_create(control: SandboxControl, count: int) -> list[Tenant]:
+def tenants_create(control: SandboxControl, count: int, *, dial_url: str) -> list[Tenant]:
     from django.db import connections
 
-    tenants = [tenant_create(control, index) for index in range(count)]
+    tenants = [tenant_create(control, index, dial_url=dial_url) for index in range(count)]
     # This process reads the database again only once the load is sent: no connection of its
     # own stays open meanwhile.
     connections.close_all()
     return tenants
 
 
-def tenant_create(sandbox: SandboxControl, index: int) -> Tenant:
+def tenant_create(sandbox: SandboxControl, index: int, *, dial_url: str) -> Tenant:
     """An organisation as a customer sets it up: its Outreach org connected by its admin, a
-    generic provider connection with a signing secret, one rep's agent email mapped."""
+    generic provider connection with a signing secret that places calls at `dial_url`, one
+    rep's agent email mapped to them, and the rep's API token for click-to-dial."""
     from django.contrib.auth import get_user_model
 
     from calls.services import agent_mapping_create
     from integrations.generic.provider import GenericProvider
     from integrations.models import ProviderConnection
     from outreach_sandbox.connect import connect_sandbox_user
+    from portal.accounts.services import api_token_create
     from portal.tenancy.models import Membership, Organization, Role
 
     org = sandbox.default_org() if index == 0 else sandbox.create_org(f"Bench {index}")
@@ -160,16 +168,32 @@ def tenant_create(sandbox: SandboxControl, index: int) -> Tenant:
     Membership.objects.create(organization=organization, user=owner, role=Role.ADMIN)
     connect_sandbox_user(sandbox=sandbox, organization=organization, user=admin, actor=owner)
     secret = GenericProvider().new_signing_secret()
-    provider = ProviderConnection.objects.create(
-        organization=organization, kind="generic", name="Bench PBX", webhook_secrets=secret
+    provider = ProviderConnection(
+        organization=organization,
+        kind="generic",
+        name="Bench PBX",
+        webhook_secrets=secret,
+        places_calls=True,
     )
+    provider.set_setup_values({"dial_url": dial_url})
+    provider.save()
+    rep_user = get_user_model().objects.create_user(
+        username=f"rep{index}", email=f"rep{index}@bench.example", password=None
+    )
+    Membership.objects.create(organization=organization, user=rep_user, role=Role.MEMBER)
     agent_mapping_create(
         organization=organization,
         kind="email",
         value=agent_email(index),
         outreach_user_id=str(rep["id"]),
+        user=rep_user,
     )
-    return Tenant(index, f"/hooks/generic/{provider.webhook_token}/", Webhook(secret), rep["id"])
+    _, token = api_token_create(
+        user=rep_user, organization=organization, name="bench dials", lifetime_days=None
+    )
+    return Tenant(
+        index, f"/hooks/generic/{provider.webhook_token}/", Webhook(secret), rep["id"], token
+    )
 
 
 # The services ----------------------------------------------------------------------------------
