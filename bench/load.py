@@ -37,6 +37,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from standardwebhooks.webhooks import Webhook
@@ -231,9 +232,13 @@ class Tenant:
 
     index: int
     webhook_path: str
-    webhook: Webhook
+    signing_secret: str  # signs its webhooks, and the dials its phone system receives
     rep_outreach_id: int
     rep_token: str  # the rep's API token, for click-to-dial
+
+    @cached_property
+    def webhook(self) -> Webhook:
+        return Webhook(self.signing_secret)
 
 
 @dataclass

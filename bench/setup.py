@@ -25,7 +25,6 @@ from pathlib import Path
 
 import psycopg
 from cryptography.fernet import Fernet
-from standardwebhooks.webhooks import Webhook
 
 from bench.load import Tenant, agent_email
 from bench.measure import descendants
@@ -68,6 +67,7 @@ def testbed(args: argparse.Namespace) -> Iterator[Testbed]:
         # and reports nothing itself, so the webhook load stays the measured run's alone.
         phone, phone_url = stack.enter_context(running_phone(PhoneSystem(auto_events=())))
         tenants = tenants_create(control, args.tenants, dial_url=f"{phone_url}/dial")
+        phone.set_up(webhook_url="", secrets=[tenant.signing_secret for tenant in tenants])
         print("starting gunicorn, the Celery worker and beat", flush=True)
         pids = services_start(stack, args, web_port)
         yield Testbed(
@@ -191,9 +191,7 @@ def tenant_create(sandbox: SandboxControl, index: int, *, dial_url: str) -> Tena
     _, token = api_token_create(
         user=rep_user, organization=organization, name="bench dials", lifetime_days=None
     )
-    return Tenant(
-        index, f"/hooks/generic/{provider.webhook_token}/", Webhook(secret), rep["id"], token
-    )
+    return Tenant(index, f"/hooks/generic/{provider.webhook_token}/", secret, rep["id"], token)
 
 
 # The services ----------------------------------------------------------------------------------
