@@ -232,6 +232,13 @@ class Provider:
             )
         return HttpResponse(status=200)
 
+    def kept_body(self, body: bytes) -> str:
+        """What of a refused webhook's body is kept for support staff (its receipt, and the
+        call's timeline when it names a call). A provider whose payloads can carry secrets
+        (the Finesse connector sends the agent's password) removes them here; by default the
+        body is kept as it came."""
+        return body.decode(errors="replace")
+
     def place_call(
         self, request: PlaceCallRequest, *, deadline: datetime, idempotency_key: str
     ) -> PlaceCallOutcome:
