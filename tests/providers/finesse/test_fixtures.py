@@ -46,6 +46,7 @@ EXPECTED = {
     "WRAP_UP__inbound": [H.ENDED],
     "DROPPED__inbound_caller_hung_up": [H.CALLER_HUNG_UP],
     "DROPPED__inbound_rang_out": [H.NOT_ANSWERED],
+    "FAILED__inbound_busy": [H.REJECTED],
     "FAILED__inbound_other": [H.SETUP_FAILED],
 }
 
