@@ -133,3 +133,30 @@ class WebhookRefusalTally(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.reason}: {self.count}"
+
+
+class RepSignIn(OrganizationOwned):
+    """A rep's own sign-in at the phone system a connection reaches (its provider's `rep_fields`,
+    e.g. their Finesse user id and password): the provider places the rep's calls as them.
+    Encrypted whole like a connection's setup values, and never shown again once saved."""
+
+    connection = models.ForeignKey(
+        ProviderConnection, on_delete=models.CASCADE, related_name="rep_sign_ins"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="provider_sign_ins"
+    )
+    values = EncryptedTextField(blank=True, default="")
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "user"], name="one_sign_in_per_rep")
+        ]
+
+    def revealed(self) -> dict[str, str]:
+        text = self.values.reveal() if self.values else ""
+        return json.loads(text) if text else {}
+
+    def set_values(self, values: dict[str, str]) -> None:
+        self.values = Secret(json.dumps(values, sort_keys=True) if values else "")

@@ -146,6 +146,9 @@ class PlaceCallRequest:
     extension: str = ""
     from_number: str = ""
     agent: dict[str, str] = field(default_factory=dict)  # the rep's identity at the provider
+    # The portal member who dialled: a provider that places calls as the rep reads their own
+    # sign-in (its `rep_fields`) with `integrations.selectors.rep_sign_in_values`.
+    rep_user_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -183,6 +186,11 @@ class Provider:
     content_types: ClassVar[tuple[str, ...]] = ("application/json",)
     answer: ClassVar[WebhookAnswer] = WebhookAnswer.JSON
     setup_fields: ClassVar[tuple[SetupField, ...]] = ()
+    # What each rep gives for themselves on their settings page (their sign-in at the provider,
+    # for a provider that places calls as the rep: Finesse's MAKE_CALL). Kept encrypted per rep
+    # and connection, never shown again; `place_call` reads the dialling rep's
+    # (`PlaceCallRequest.rep_user_id`).
+    rep_fields: ClassVar[tuple[SetupField, ...]] = ()
     # Whether the connection signs its webhooks with a secret we mint (shown once, rotatable);
     # providers that sign with their own credentials (Twilio's auth token) say False.
     mints_signing_secret: ClassVar[bool] = False

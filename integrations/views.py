@@ -13,8 +13,8 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from integrations import services
-from integrations.forms import ProviderConnectionForm
-from integrations.models import ProviderConnection, WebhookReceipt
+from integrations.forms import ProviderConnectionForm, RepSignInForm
+from integrations.models import ProviderConnection, RepSignIn, WebhookReceipt
 from integrations.provider import Provider
 from integrations.registry import is_known, provider_choices, provider_class, provider_for
 from portal.tenancy.access import OrganizationRequest, organization_view
@@ -201,3 +201,24 @@ def webhook_receipts(request: OrganizationRequest) -> HttpResponse:
         "integrations/webhook_receipts.html",
         {"receipts": receipts, "sees_webhook_details": sees_webhook_details(request)},
     )
+
+
+@organization_view(access=Access.READ, methods=("GET", "POST"))
+def provider_my_sign_in(request: OrganizationRequest, connection_id: int) -> HttpResponse:
+    """A rep's own sign-in at a connection's phone system (its provider's `rep_fields`): any
+    member gives their own; nobody sees or changes another's."""
+    connection = _connection(request, connection_id)
+    provider = _provider_of(connection)
+    if request.membership is None or not provider.rep_fields:
+        raise Http404("Nothing to sign in with here.")
+    saved = RepSignIn.objects.filter(connection=connection, user=request.user).first()
+    form = RepSignInForm(
+        request.POST or None,
+        provider=type(provider),
+        saved=saved.revealed() if saved is not None else {},
+    )
+    if request.method == "POST" and form.is_valid():
+        services.rep_sign_in_save(connection=connection, user=request.user, values=form.values())
+        messages.success(request, f"Your sign-in at “{connection.name}” is saved.")
+        return redirect("user_settings")
+    return render(request, "integrations/my_sign_in.html", {"connection": connection, "form": form})

@@ -26,6 +26,7 @@ from django.http import HttpRequest
 
 from integrations import standard_webhooks
 from integrations.events import CallEvent, Direction, Happening, normalise_number
+from integrations.finesse.dial import place_finesse_call
 from integrations.finesse.dialog import (
     EVENTS,
     REMOVED,
@@ -37,6 +38,8 @@ from integrations.finesse.dialog import (
 )
 from integrations.models import ProviderConnection
 from integrations.provider import (
+    PlaceCallOutcome,
+    PlaceCallRequest,
     Provider,
     SetupField,
     WebhookAnswer,
@@ -102,8 +105,29 @@ class FinesseProvider(Provider):
             "carries Outreach's call id in, so its events find the call. Empty: none.",
         ),
     )
+    rep_fields = (
+        SetupField(
+            name="finesse_user",
+            label="Finesse user id",
+            help_text="The id you sign in to Finesse with (your agent id).",
+        ),
+        SetupField(name="finesse_password", label="Finesse password", secret=True),
+        SetupField(
+            name="extension",
+            label="Extension",
+            required=False,
+            max_length=40,
+            help_text="The extension you sign in to Finesse at. Empty: the one an admin mapped "
+            "to you on the Agents page.",
+        ),
+    )
     mints_signing_secret = True
     events = EVENTS
+
+    def place_call(
+        self, request: PlaceCallRequest, *, deadline: datetime, idempotency_key: str
+    ) -> PlaceCallOutcome:
+        return place_finesse_call(request, deadline=deadline, idempotency_key=idempotency_key)
 
     def new_signing_secret(self) -> str:
         return standard_webhooks.new_secret()
