@@ -160,3 +160,26 @@ class RepSignIn(OrganizationOwned):
 
     def set_values(self, values: dict[str, str]) -> None:
         self.values = Secret(json.dumps(values, sort_keys=True) if values else "")
+
+
+class ProviderCallAlias(models.Model):
+    """Another id a provider knows one of our calls by, for asking it about the call later
+    (Finesse: each dialog id a call key has had; a transfer or a conference gives a new one)."""
+
+    connection = models.ForeignKey(
+        ProviderConnection, on_delete=models.CASCADE, related_name="call_aliases"
+    )
+    provider_call_id = models.CharField(max_length=200)
+    alias = models.CharField(max_length=200)
+    seen_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "provider_call_id", "alias"], name="one_alias_per_call"
+            )
+        ]
+        indexes = [models.Index(fields=["connection", "provider_call_id", "-seen_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.provider_call_id} is {self.alias} at {self.connection_id}"

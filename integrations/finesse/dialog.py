@@ -214,6 +214,8 @@ def read_event(payload: dict[str, Any], settings: Settings) -> DialogReading:
         customer_number = _text(dialog.get("fromAddress"))
         our_number = _text(media.get("DNIS")) or _text(dialog.get("toAddress"))
     machine = _machine_answered(variables, notes)
+    if state == "FAILED":
+        notes.append(_failure_reason(participants))
     happenings = _happenings(
         state,
         direction=direction,
@@ -286,6 +288,23 @@ def _happenings(
     if _was_answered(participants, customer, machine):
         return [(H.ENDED, at)]
     return [(_unanswered(direction, agent, customer), at)]
+
+
+# What a FAILED dialog's cause means, for the call's timeline (Finesse reports a refused
+# MAKE_CALL this way too: its 202 only said the request was accepted).
+FAILURES = {
+    "BUSY": "the number called is busy",
+    "BAD_DESTINATION": "the number called cannot be reached (bad destination)",
+    "OTHER": "Finesse could not set up the call (an agent not signed in or not ready, a "
+    "device out of service, ...)",
+}
+
+
+def _failure_reason(participants: list[Participant]) -> str:
+    cause = next((p.cause for p in participants if p.state == "FAILED" and p.cause), "")
+    if cause and cause not in FAILURES:
+        return f"Finesse failed the call with the unmapped cause {cause!r}: taken as OTHER"
+    return f"Finesse failed the call ({cause or 'no cause given'}): {FAILURES[cause or 'OTHER']}"
 
 
 def _was_answered(

@@ -21,11 +21,13 @@ import re
 from datetime import datetime
 from typing import Any
 
+import httpx
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from integrations import standard_webhooks
 from integrations.events import CallEvent, Direction, Happening, normalise_number
+from integrations.finesse.client import Finesse
 from integrations.finesse.dial import place_finesse_call
 from integrations.finesse.dialog import (
     EVENTS,
@@ -36,7 +38,7 @@ from integrations.finesse.dialog import (
     read_event,
     strip_secrets,
 )
-from integrations.models import ProviderConnection
+from integrations.models import ProviderCallAlias, ProviderConnection
 from integrations.provider import (
     PlaceCallOutcome,
     PlaceCallRequest,
@@ -52,6 +54,7 @@ SECRET_PAIR = re.compile(
     r'("[^"]*(?:pass(?:word|wd|code|phrase)?|pwd|secret|credential)[^"]*"\s*:\s*)"(?:[^"\\]|\\.)*"',
     re.IGNORECASE,
 )
+FETCH_TIMEOUT_SECONDS = 5.0
 CALL_VARIABLE = re.compile(r"callVariable([1-9]|10)|user\.[A-Za-z0-9_.]+")
 
 
@@ -88,6 +91,19 @@ class FinesseProvider(Provider):
             required=False,
             help_text="e.g. https://finesse1.example.com:8445 - needed to place calls and to "
             "ask Finesse about a call.",
+        ),
+        SetupField(
+            name="reader_user",
+            label="Finesse user for reading calls",
+            required=False,
+            help_text="A Finesse administrator (or a supervisor of every agent): Callbridge "
+            "reads a call's dialog with it when the connector has gone quiet about the call.",
+        ),
+        SetupField(
+            name="reader_password",
+            label="Its password",
+            secret=True,
+            required=False,
         ),
         SetupField(
             name="dial_prefix",
@@ -190,11 +206,48 @@ class FinesseProvider(Provider):
 
     def events_of(self, payload: dict[str, Any], connection: ProviderConnection) -> list[CallEvent]:
         reading = read_event(payload, _settings(connection))
+        if connection.pk is not None:
+            # The dialog id, so that reconciliation can read the call's dialog from Finesse.
+            ProviderCallAlias.objects.update_or_create(
+                connection=connection, provider_call_id=reading.call_id, alias=reading.dialog_id
+            )
         kept = {"payload": strip_secrets(payload), "notes": reading.notes}
         return [
             _event(reading, happening, at, kept=kept, kind=self.kind, connection=connection)
             for happening, at in reading.happenings
         ]
+
+    def fetch_call_state(
+        self, connection: ProviderConnection, provider_call_id: str
+    ) -> list[CallEvent] | None:
+        """The call's dialog as Finesse now has it (`GET /finesse/api/Dialog/<id>`, read with
+        the connection's reader sign-in), as the connector's events would carry it. A dialog
+        Finesse no longer knows (404: it forgets them after they end) says the call ended,
+        outcome unknown: no event, so the call is closed by the give-up path."""
+        setup = connection.setup_values()
+        reader, password = setup.get("reader_user", ""), setup.get("reader_password", "")
+        dialog_id = _latest_dialog(connection, provider_call_id)
+        if not (setup.get("finesse_url") and reader and password and dialog_id):
+            return None
+        finesse = Finesse(
+            setup["finesse_url"], user=reader, password=password, timeout=FETCH_TIMEOUT_SECONDS
+        )
+        try:
+            dialog = finesse.dialog(dialog_id)
+        except (httpx.HTTPError, ValueError):
+            return None
+        if dialog is None:
+            return []
+        envelope = {
+            "channel": "Cisco",
+            "topic": "OutboundCall",
+            "subtopic": "OutBoundCallStateChange",
+            "data": {"source": "reconciliation", "call": {"ResponseActual": {"dialog": dialog}}},
+        }
+        try:
+            return self.events_of(envelope, connection)
+        except WebhookRejected:
+            return None
 
     def kept_body(self, body: bytes) -> str:
         try:
@@ -202,6 +255,21 @@ class FinesseProvider(Provider):
         except ValueError:
             return SECRET_PAIR.sub(rf'\1"{REMOVED}"', body.decode(errors="replace"))
         return json.dumps(strip_secrets(payload), ensure_ascii=False)
+
+
+def _latest_dialog(connection: ProviderConnection, provider_call_id: str) -> str:
+    """The newest dialog id the call has had; a call without a call key is its dialog."""
+    alias = (
+        ProviderCallAlias.objects.filter(connection=connection, provider_call_id=provider_call_id)
+        .order_by("-seen_at")
+        .values_list("alias", flat=True)
+        .first()
+    )
+    if alias:
+        return alias
+    return (
+        provider_call_id.removeprefix("dialog-") if provider_call_id.startswith("dialog-") else ""
+    )
 
 
 def _settings(connection: ProviderConnection) -> Settings:

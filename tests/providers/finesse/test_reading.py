@@ -233,3 +233,19 @@ def test_it_refuses_an_unknown_state_or_event_as_unmapped(
     assert refused.value.status == 422
     assert refused.value.reason.startswith(reason)
     assert refused.value.provider_call_id == "152995-3"
+
+
+@pytest.mark.parametrize(
+    ("fixture", "reason"),
+    [
+        (
+            "FAILED__outbound_agent_busy",
+            "Finesse failed the call (BUSY): the number called is busy",
+        ),
+        ("FAILED__outbound_agent_bad_destination", "cannot be reached (bad destination)"),
+        ("FAILED__inbound_other", "Finesse failed the call (no cause given): Finesse could not"),
+    ],
+)
+def test_it_says_why_finesse_failed_a_call_on_its_timeline(fixture: str, reason: str) -> None:
+    (event,) = parse_fixture("finesse", fixture)
+    assert any(reason in note for note in event.raw["notes"]), event.raw["notes"]
