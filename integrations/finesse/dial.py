@@ -12,7 +12,9 @@ side answers, by a task that watches the rep's dialogs (`tasks.py`).
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 
@@ -20,6 +22,8 @@ from integrations.finesse.client import Finesse, api_error, make_call_xml
 from integrations.provider import PlaceCallOutcome, PlaceCallRequest, Placed, Refused, Unconfirmed
 from integrations.selectors import rep_sign_in_values
 from portal import clock
+
+logger = logging.getLogger(__name__)
 
 # How long the extension waits for the customer to answer before it is given up.
 EXTENSION_WAIT = timedelta(minutes=3)
@@ -82,17 +86,25 @@ def place_finesse_call(
         )
     outcome = _outcome(response, user=user)
     if isinstance(outcome, Placed) and request.extension:
-        from integrations.finesse.tasks import finesse_dial_extension
-
-        finesse_dial_extension.delay(
+        _dial_extension_when_connected(
             connection_id=connection.pk,
             user_id=request.rep_user_id,
             agent_extension=extension,
             to_address=to_address,
             digits=request.extension,
-            give_up_at=(clock.now() + EXTENSION_WAIT).isoformat(),
         )
     return outcome
+
+
+def _dial_extension_when_connected(**task: Any) -> None:
+    from integrations.finesse.tasks import finesse_dial_extension
+
+    try:
+        finesse_dial_extension.delay(**task, give_up_at=(clock.now() + EXTENSION_WAIT).isoformat())
+    except Exception:  # the broker is away: the call is placed all the same
+        logger.warning(
+            "finesse.extension_not_dialled connection=%s", task["connection_id"], exc_info=True
+        )
 
 
 def _outcome(response: httpx.Response, *, user: str) -> PlaceCallOutcome:
