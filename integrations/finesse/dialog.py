@@ -82,7 +82,9 @@ MACHINE_RESPONSES = frozenset(
 
 # Field names that hold a secret, at any depth (the connector sends the agent's Finesse
 # password as `user.password`).
-SECRET_NAME = re.compile(r"pass(word|wd|code|phrase)?$|pwd|secret|credential", re.IGNORECASE)
+SECRET_NAME = re.compile(
+    r"password|passwd|passcode|passphrase|^pass$|pwd|secret|credential", re.IGNORECASE
+)
 REMOVED = "(removed by Callbridge)"
 # Stray spaces in the seed's times ("2019-11-21T06: 39: 34.188Z"): any white space, the
 # non-breaking ones included, and the invisible ones documentation tools leave.

@@ -81,10 +81,16 @@ def test_it_removes_every_field_named_like_a_password_or_secret_at_any_depth() -
     payload = {
         "user": {"password": "12345", "username": "311640960"},
         "deep": [{"apiSecret": "s", "x": {"Passwd": "p", "pwd": "q", "keep": "k"}}],
+        "agentPasswordHash": "h",
+        "pass": "p",
+        "passenger": "kept",
     }
     assert strip_secrets(payload) == {
         "user": {"password": REMOVED, "username": "311640960"},
         "deep": [{"apiSecret": REMOVED, "x": {"Passwd": REMOVED, "pwd": REMOVED, "keep": "k"}}],
+        "agentPasswordHash": REMOVED,
+        "pass": REMOVED,
+        "passenger": "kept",
     }
 
 
