@@ -12,7 +12,9 @@ policy (whether we mint a signing secret for it, and how that secret rotates) - 
   malformed);
 
 and, where the defaults do not fit, `check_setup(values)` (setup values that cannot work
-together) and `accepted_answer(request, ...)` (an answer that depends on the webhook);
+together), `accepted_answer(request, ...)` (an answer that depends on the webhook) and
+`kept_body(body)` (a refused webhook's body without the secrets a provider's payloads carry);
+a provider that places calls as the rep declares `rep_fields`, each rep's own sign-in;
 
 and, optionally, two capabilities with one signature each (the core asks `supports(...)`):
 
