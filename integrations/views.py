@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib import messages
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
 
 from integrations import services
@@ -209,16 +209,26 @@ def provider_my_sign_in(request: OrganizationRequest, connection_id: int) -> Htt
     member gives their own; nobody sees or changes another's."""
     connection = _connection(request, connection_id)
     provider = _provider_of(connection)
-    if request.membership is None or not provider.rep_fields:
-        raise Http404("Nothing to sign in with here.")
-    saved = RepSignIn.objects.filter(connection=connection, user=request.user).first()
-    form = RepSignInForm(
-        request.POST or None,
-        provider=type(provider),
-        saved=saved.revealed() if saved is not None else {},
+    # Platform staff visiting an organisation read it only: they have no sign-in of their own.
+    form = None
+    if provider.rep_fields and request.membership is not None:
+        saved = RepSignIn.objects.filter(connection=connection, user=request.user).first()
+        form = RepSignInForm(
+            request.POST or None,
+            provider=type(provider),
+            saved=saved.revealed() if saved is not None else {},
+        )
+    if request.method == "POST":
+        if form is None:
+            return HttpResponseForbidden("Nothing of yours to save here.")
+        if form.is_valid():
+            services.rep_sign_in_save(
+                connection=connection, user=request.user, values=form.values()
+            )
+            messages.success(request, f"Your sign-in at “{connection.name}” is saved.")
+            return redirect("user_settings")
+    return render(
+        request,
+        "integrations/my_sign_in.html",
+        {"connection": connection, "form": form, "needs_sign_in": bool(provider.rep_fields)},
     )
-    if request.method == "POST" and form.is_valid():
-        services.rep_sign_in_save(connection=connection, user=request.user, values=form.values())
-        messages.success(request, f"Your sign-in at “{connection.name}” is saved.")
-        return redirect("user_settings")
-    return render(request, "integrations/my_sign_in.html", {"connection": connection, "form": form})

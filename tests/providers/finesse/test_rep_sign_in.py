@@ -76,7 +76,9 @@ def test_it_gives_every_rep_their_own_and_outsiders_nothing(
 
 def test_it_asks_no_sign_in_for_a_provider_that_needs_none(cast: Cast) -> None:
     generic = ProviderConnection.objects.create(organization=cast.org, kind="generic", name="PBX")
-    assert signed_in(cast.bob).get(page(cast, generic)).status_code == 404
+    bob = signed_in(cast.bob)
+    assert "needs no sign-in of yours" in bob.get(page(cast, generic)).content.decode()
+    assert bob.post(page(cast, generic), {"x": "y"}).status_code == 403
     assert "Your phone system sign-in" not in (
         signed_in(cast.bob).get(reverse("user_settings")).content.decode()
     )
