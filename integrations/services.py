@@ -178,3 +178,10 @@ def rep_sign_in_save(*, connection: ProviderConnection, user: User, values: dict
         target=connection,
         data={"fields": sorted(values)},
     )
+
+
+def on_member_removed(
+    sender: object, organization: Organization, user: User, actor: User, **kwargs: object
+) -> None:
+    """A person leaving an organisation takes their sign-ins at its phone systems with them."""
+    RepSignIn.objects.for_organization(organization).filter(user=user).delete()

@@ -10,6 +10,8 @@ from django.urls import reverse
 
 from integrations.models import ProviderConnection, RepSignIn
 from integrations.selectors import rep_sign_in_values
+from portal.tenancy.models import Membership
+from portal.tenancy.services import membership_remove
 from tests.conftest import Cast
 
 PASSWORD = "bobs-finesse-password-42"
@@ -82,3 +84,13 @@ def test_it_asks_no_sign_in_for_a_provider_that_needs_none(cast: Cast) -> None:
     assert "Your phone system sign-in" not in (
         signed_in(cast.bob).get(reverse("user_settings")).content.decode()
     )
+
+
+def test_it_forgets_a_reps_sign_in_when_they_leave_the_organisation(
+    cast: Cast, finesse: ProviderConnection
+) -> None:
+    signed_in(cast.bob).post(page(cast, finesse), {"finesse_user": "b", "finesse_password": "p"})
+    signed_in(cast.alice).post(page(cast, finesse), {"finesse_user": "a", "finesse_password": "q"})
+    membership = Membership.objects.get(organization=cast.org, user=cast.bob)
+    membership_remove(membership=membership, actor=cast.alice)
+    assert list(RepSignIn.objects.values_list("user__email", flat=True)) == ["alice@example.com"]
