@@ -43,6 +43,9 @@ logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
 RETRY_AFTER_SECONDS = 5
+# How much of a refused body is kept for support staff: a whole real payload (the Finesse
+# connector's is about 7 KB), not a fragment that cuts off the field the refusal names.
+KEPT_BODY_CHARS = 16_000
 # The events' times we accept: a provider's retries reach back days, not months; a time ahead
 # of ours by more than clock drift is a bug somewhere.
 OLDEST_EVENT = timedelta(days=7)
@@ -195,7 +198,8 @@ def _record_refusal(
     try:
         declared = int(request.headers.get("Content-Length") or 0)
         small = declared <= MAX_BODY_BYTES and rejection.status != 413
-        excerpt = request.body[:2000].decode(errors="replace") if small else ""
+        # Secrets a provider's payload carries are removed before anything is kept.
+        excerpt = provider_for(kind).kept_body(request.body)[:KEPT_BODY_CHARS] if small else ""
     except Exception:  # an unreadable body is itself worth recording, without its content
         excerpt = ""
     try:

@@ -44,27 +44,9 @@ class ProviderConnectionForm(forms.Form):
         else:
             self.fields["kind"].initial = provider.kind
         for setup in provider.setup_fields:
-            self.fields[f"setup_{setup.name}"] = self._field(setup, saved.get(setup.name, ""))
-
-    def _field(self, setup: SetupField, saved: str) -> forms.CharField:
-        if setup.secret:
-            return forms.CharField(
-                label=setup.label,
-                max_length=setup.max_length,
-                # A saved secret may stay as it is; a new connection needs it.
-                required=setup.required and not (self.editing and saved),
-                help_text=f"{setup.help_text} {KEEP_SECRET}".strip()
-                if self.editing
-                else setup.help_text,
-                widget=forms.PasswordInput(render_value=False),
+            self.fields[f"setup_{setup.name}"] = setup_form_field(
+                setup, saved.get(setup.name, ""), editing=self.editing
             )
-        return forms.CharField(
-            label=setup.label,
-            max_length=setup.max_length,
-            required=setup.required,
-            help_text=setup.help_text,
-            initial=saved,
-        )
 
     def clean_kind(self) -> str:
         # The fields were built for `provider`; another kind would skip its required ones.
@@ -94,3 +76,44 @@ class ProviderConnectionForm(forms.Form):
                 continue
             values[setup.name] = value
         return values
+
+
+def setup_form_field(setup: SetupField, saved: str, *, editing: bool) -> forms.CharField:
+    """A text input for a setup field; a password input never filled in for a secret one."""
+    if setup.secret:
+        return forms.CharField(
+            label=setup.label,
+            max_length=setup.max_length,
+            # A saved secret may stay as it is; a new one is needed the first time.
+            required=setup.required and not (editing and saved),
+            help_text=f"{setup.help_text} {KEEP_SECRET}".strip() if editing else setup.help_text,
+            widget=forms.PasswordInput(render_value=False),
+        )
+    return forms.CharField(
+        label=setup.label,
+        max_length=setup.max_length,
+        required=setup.required,
+        help_text=setup.help_text,
+        initial=saved,
+    )
+
+
+class RepSignInForm(forms.Form):
+    """A rep's own sign-in at a connection's phone system: its provider's `rep_fields`."""
+
+    def __init__(self, *args: Any, provider: type[Provider], saved: dict[str, str], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.provider = provider
+        self.editing = bool(saved)
+        for setup in provider.rep_fields:
+            self.fields[setup.name] = setup_form_field(
+                setup, saved.get(setup.name, ""), editing=self.editing
+            )
+
+    def values(self) -> dict[str, str]:
+        """The values to save; a secret left blank on an edit is left out (kept)."""
+        return {
+            setup.name: self.cleaned_data.get(setup.name, "")
+            for setup in self.provider.rep_fields
+            if not (setup.secret and self.editing and not self.cleaned_data.get(setup.name))
+        }

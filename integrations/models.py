@@ -133,3 +133,53 @@ class WebhookRefusalTally(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.reason}: {self.count}"
+
+
+class RepSignIn(OrganizationOwned):
+    """A rep's own sign-in at the phone system a connection reaches (its provider's `rep_fields`,
+    e.g. their Finesse user id and password): the provider places the rep's calls as them.
+    Encrypted whole like a connection's setup values, and never shown again once saved."""
+
+    connection = models.ForeignKey(
+        ProviderConnection, on_delete=models.CASCADE, related_name="rep_sign_ins"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="provider_sign_ins"
+    )
+    values = EncryptedTextField(blank=True, default="")
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "user"], name="one_sign_in_per_rep")
+        ]
+
+    def revealed(self) -> dict[str, str]:
+        text = self.values.reveal() if self.values else ""
+        return json.loads(text) if text else {}
+
+    def set_values(self, values: dict[str, str]) -> None:
+        self.values = Secret(json.dumps(values, sort_keys=True) if values else "")
+
+
+class ProviderCallAlias(models.Model):
+    """Another id a provider knows one of our calls by, for asking it about the call later
+    (Finesse: each dialog id a call key has had; a transfer or a conference gives a new one)."""
+
+    connection = models.ForeignKey(
+        ProviderConnection, on_delete=models.CASCADE, related_name="call_aliases"
+    )
+    provider_call_id = models.CharField(max_length=200)
+    alias = models.CharField(max_length=200)
+    seen_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "provider_call_id", "alias"], name="one_alias_per_call"
+            )
+        ]
+        indexes = [models.Index(fields=["connection", "provider_call_id", "-seen_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.provider_call_id} is {self.alias} at {self.connection_id}"

@@ -12,7 +12,9 @@ policy (whether we mint a signing secret for it, and how that secret rotates) - 
   malformed);
 
 and, where the defaults do not fit, `check_setup(values)` (setup values that cannot work
-together) and `accepted_answer(request, ...)` (an answer that depends on the webhook);
+together), `accepted_answer(request, ...)` (an answer that depends on the webhook) and
+`kept_body(body)` (a refused webhook's body without the secrets a provider's payloads carry);
+a provider that places calls as the rep declares `rep_fields`, each rep's own sign-in;
 
 and, optionally, two capabilities with one signature each (the core asks `supports(...)`):
 
@@ -146,6 +148,9 @@ class PlaceCallRequest:
     extension: str = ""
     from_number: str = ""
     agent: dict[str, str] = field(default_factory=dict)  # the rep's identity at the provider
+    # The portal member who dialled: a provider that places calls as the rep reads their own
+    # sign-in (its `rep_fields`) with `integrations.selectors.rep_sign_in_values`.
+    rep_user_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -183,6 +188,11 @@ class Provider:
     content_types: ClassVar[tuple[str, ...]] = ("application/json",)
     answer: ClassVar[WebhookAnswer] = WebhookAnswer.JSON
     setup_fields: ClassVar[tuple[SetupField, ...]] = ()
+    # What each rep gives for themselves on their settings page (their sign-in at the provider,
+    # for a provider that places calls as the rep: Finesse's MAKE_CALL). Kept encrypted per rep
+    # and connection, never shown again; `place_call` reads the dialling rep's
+    # (`PlaceCallRequest.rep_user_id`).
+    rep_fields: ClassVar[tuple[SetupField, ...]] = ()
     # Whether the connection signs its webhooks with a secret we mint (shown once, rotatable);
     # providers that sign with their own credentials (Twilio's auth token) say False.
     mints_signing_secret: ClassVar[bool] = False
@@ -231,6 +241,13 @@ class Provider:
                 '<?xml version="1.0" encoding="UTF-8"?><Response/>', content_type="text/xml"
             )
         return HttpResponse(status=200)
+
+    def kept_body(self, body: bytes) -> str:
+        """What of a refused webhook's body is kept for support staff (its receipt, and the
+        call's timeline when it names a call). A provider whose payloads can carry secrets
+        (the Finesse connector sends the agent's password) removes them here; by default the
+        body is kept as it came."""
+        return body.decode(errors="replace")
 
     def place_call(
         self, request: PlaceCallRequest, *, deadline: datetime, idempotency_key: str

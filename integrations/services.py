@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from integrations.models import ProviderConnection
+from integrations.models import ProviderConnection, RepSignIn
 from integrations.provider import Capability, Provider
 from integrations.registry import is_known, provider_class, provider_for
 from portal.audit.services import audit_record
@@ -161,3 +161,27 @@ def provider_connection_set_places_calls(
         actor=actor,
         target=connection,
     )
+
+
+def rep_sign_in_save(*, connection: ProviderConnection, user: User, values: dict[str, str]) -> None:
+    """A rep's own sign-in at the connection's phone system; a secret left out keeps its saved
+    value. Audited without the values."""
+    sign_in, _ = RepSignIn.objects.get_or_create(
+        organization_id=connection.organization_id, connection=connection, user=user
+    )
+    sign_in.set_values({**sign_in.revealed(), **values})
+    sign_in.save()
+    audit_record(
+        action="provider.rep_sign_in_saved",
+        organization=connection.organization,
+        actor=user,
+        target=connection,
+        data={"fields": sorted(values)},
+    )
+
+
+def on_member_removed(
+    sender: object, organization: Organization, user: User, actor: User, **kwargs: object
+) -> None:
+    """A person leaving an organisation takes their sign-ins at its phone systems with them."""
+    RepSignIn.objects.for_organization(organization).filter(user=user).delete()

@@ -25,5 +25,10 @@ organization_urlpatterns = [
         views.provider_places_calls,
         name="provider_places_calls",
     ),
+    path(
+        "providers/<int:connection_id>/my-sign-in/",
+        views.provider_my_sign_in,
+        name="provider_my_sign_in",
+    ),
     path("webhooks/refused/", views.webhook_receipts, name="webhook_receipts"),
 ]

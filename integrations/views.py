@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib import messages
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
 
 from integrations import services
-from integrations.forms import ProviderConnectionForm
-from integrations.models import ProviderConnection, WebhookReceipt
+from integrations.forms import ProviderConnectionForm, RepSignInForm
+from integrations.models import ProviderConnection, RepSignIn, WebhookReceipt
 from integrations.provider import Provider
 from integrations.registry import is_known, provider_choices, provider_class, provider_for
 from portal.tenancy.access import OrganizationRequest, organization_view
@@ -200,4 +200,35 @@ def webhook_receipts(request: OrganizationRequest) -> HttpResponse:
         request,
         "integrations/webhook_receipts.html",
         {"receipts": receipts, "sees_webhook_details": sees_webhook_details(request)},
+    )
+
+
+@organization_view(access=Access.READ, methods=("GET", "POST"))
+def provider_my_sign_in(request: OrganizationRequest, connection_id: int) -> HttpResponse:
+    """A rep's own sign-in at a connection's phone system (its provider's `rep_fields`): any
+    member gives their own; nobody sees or changes another's."""
+    connection = _connection(request, connection_id)
+    provider = _provider_of(connection)
+    # Platform staff visiting an organisation read it only: they have no sign-in of their own.
+    form = None
+    if provider.rep_fields and request.membership is not None:
+        saved = RepSignIn.objects.filter(connection=connection, user=request.user).first()
+        form = RepSignInForm(
+            request.POST or None,
+            provider=type(provider),
+            saved=saved.revealed() if saved is not None else {},
+        )
+    if request.method == "POST":
+        if form is None:
+            return HttpResponseForbidden("Nothing of yours to save here.")
+        if form.is_valid():
+            services.rep_sign_in_save(
+                connection=connection, user=request.user, values=form.values()
+            )
+            messages.success(request, f"Your sign-in at “{connection.name}” is saved.")
+            return redirect("user_settings")
+    return render(
+        request,
+        "integrations/my_sign_in.html",
+        {"connection": connection, "form": form, "needs_sign_in": bool(provider.rep_fields)},
     )

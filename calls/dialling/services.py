@@ -180,6 +180,7 @@ def _ask_provider(
         to_number=call.to_number,
         extension=call.extension,
         agent=rep.agent,
+        rep_user_id=call.owner_id,
     )
     for pause in (*RETRY_PAUSES, None):
         try:

@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from calls.models import Call, CallStatus
 from calls.retention.selectors import organization_export_chunks
-from integrations.models import WebhookReceipt
+from integrations.models import ProviderCallAlias, WebhookReceipt
 from portal.audit.models import AuditEntry
 from portal.audit.services import audit_entries_expire, audit_record
 from portal.tenancy.models import MINIMUM_AUDIT_RETENTION_DAYS, Organization
@@ -44,6 +44,9 @@ logger = logging.getLogger(__name__)
 BATCH_SIZE = 1000
 MAX_BATCHES = 100
 FINISHED = (CallStatus.DONE, CallStatus.FAILED)
+# Another id a provider knows a call by is only asked about while the call may still be
+# reconciled, which ends at the give-up deadline (hours): a week is plenty.
+CALL_ALIAS_DAYS = 7
 
 
 # What one batch did: how many rows it found to delete, and the rows deleted per model label
@@ -134,6 +137,15 @@ def _apply(run: RetentionRun, *, now: datetime) -> None:
     run.delete(
         "refused webhooks",
         partial(_delete, queryset=WebhookReceipt.objects.filter(received_at__lt=receipts_before)),
+    )
+    run.delete(
+        "provider call aliases",
+        partial(
+            _delete,
+            queryset=ProviderCallAlias.objects.filter(
+                seen_at__lt=now - timedelta(days=CALL_ALIAS_DAYS)
+            ),
+        ),
     )
     run.delete(
         "expired sessions", partial(_delete, queryset=Session.objects.filter(expire_date__lt=now))

@@ -14,12 +14,6 @@ provider places calls"); one that only sends webhooks cannot be asked about a ca
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
-import secrets
-import time
 from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
@@ -28,6 +22,7 @@ from urllib.parse import urlsplit
 
 from django.http import HttpRequest
 
+from integrations import standard_webhooks
 from integrations.events import (
     RECORDING_URL_MAX,
     VOICEMAIL_URL_MAX,
@@ -52,7 +47,6 @@ from integrations.provider import (
 E = TypeVar("E", bound=StrEnum)
 
 MAX_EVENTS = 500
-TIMESTAMP_TOLERANCE_SECONDS = 5 * 60  # Standard Webhooks' recommendation
 LINK_LIMITS = {
     Happening.RECORDING_READY: RECORDING_URL_MAX,
     Happening.VOICEMAIL_LEFT: VOICEMAIL_URL_MAX,
@@ -95,41 +89,16 @@ class GenericProvider(Provider):
     events = tuple(happening.value for happening in Happening)
 
     def new_signing_secret(self) -> str:
-        """A Standard Webhooks secret: `whsec_` and 32 random bytes in base64."""
-        return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+        return standard_webhooks.new_secret()
 
     def rotate_signing_secrets(self, current: list[str]) -> list[str]:
-        # The new secret signs from now on; the previous ones keep verifying until retired, so
-        # the phone system can switch over without a webhook being refused.
-        return [self.new_signing_secret(), *current]
+        return standard_webhooks.rotate_secrets(current)
 
     def retire_signing_secrets(self, current: list[str]) -> list[str]:
-        return current[:1]
+        return standard_webhooks.retire_secrets(current)
 
     def verify(self, request: HttpRequest, connection: ProviderConnection) -> None:
-        headers = {
-            name: request.headers.get(name, "")
-            for name in ("webhook-id", "webhook-timestamp", "webhook-signature")
-        }
-        missing = [name for name, value in headers.items() if not value]
-        if missing:
-            raise WebhookRejected(f"Missing header(s): {', '.join(missing)}.", status=401)
-        accepted = connection.signing_secrets()
-        if not accepted:
-            raise WebhookRejected("This connection has no signing secret yet.", status=401)
-        _check_timestamp(headers["webhook-timestamp"])
-        tokens = _signature_tokens(headers["webhook-signature"])
-        if not tokens:
-            raise WebhookRejected(
-                "Malformed webhook-signature header: expected 'v1,<base64>'.", status=401
-            )
-        # The raw bytes are what was signed: decoding first would verify a different body.
-        signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + request.body
-        for secret in accepted:
-            expected = hmac.new(_secret_key(secret), signed, hashlib.sha256).digest()
-            if any(hmac.compare_digest(expected, token) for token in tokens):
-                return
-        raise WebhookRejected("No signature matches any of this connection's secrets.", status=401)
+        standard_webhooks.verify_signature(request, connection.signing_secrets())
 
     def place_call(
         self, request: PlaceCallRequest, *, deadline: datetime, idempotency_key: str
@@ -148,37 +117,6 @@ class GenericProvider(Provider):
             _event(item, f"events[{i}]", kind=self.kind, region=region)
             for i, item in enumerate(items)
         ]
-
-
-def _check_timestamp(header: str) -> None:
-    try:
-        sent = int(header)
-    except ValueError:
-        raise WebhookRejected("webhook-timestamp must be Unix seconds.", status=401) from None
-    skew = time.time() - sent
-    if skew > TIMESTAMP_TOLERANCE_SECONDS:
-        raise WebhookRejected("Message timestamp too old (tolerance is 5 minutes).", status=401)
-    if skew < -TIMESTAMP_TOLERANCE_SECONDS:
-        raise WebhookRejected("Message timestamp too new (tolerance is 5 minutes).", status=401)
-
-
-def _signature_tokens(header: str) -> list[bytes]:
-    """Every well-formed `v1,<base64>` signature in the header; malformed ones are skipped, so
-    one bad token does not hide a good one beside it."""
-    tokens = []
-    for token in header.split():
-        version, _, signature = token.partition(",")
-        if version != "v1" or not signature:
-            continue
-        try:
-            tokens.append(base64.b64decode(signature, validate=True))
-        except binascii.Error:
-            continue
-    return tokens
-
-
-def _secret_key(secret: str) -> bytes:
-    return base64.b64decode(secret.removeprefix("whsec_"))
 
 
 def _event(item: Any, where: str, *, kind: str, region: str) -> CallEvent:

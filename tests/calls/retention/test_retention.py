@@ -17,7 +17,7 @@ from django.utils import timezone
 from calls.models import Call, CallStatus, DeliveryAttempt, InboxEvent
 from calls.retention import services
 from calls.retention.tasks import apply_retention
-from integrations.models import ProviderConnection, WebhookReceipt
+from integrations.models import ProviderCallAlias, ProviderConnection, WebhookReceipt
 from portal.audit.models import AuditEntry
 from portal.tenancy.models import Organization
 from tests.conftest import Cast
@@ -232,3 +232,21 @@ def test_it_audits_what_a_run_deleted_before_an_error_stopped_it(cast: Cast) -> 
     run = AuditEntry.objects.get(action="retention.run")
     assert run.data["error"] == "TypeError"
     assert run.data["deleted"]["calls.Call"] == 1
+
+
+def test_it_forgets_the_other_ids_of_calls_no_longer_reconciled(cast: Cast) -> None:
+    now = timezone.now()
+    connection = ProviderConnection.objects.create(organization=cast.org, kind="finesse", name="CC")
+    old, recent = (
+        ProviderCallAlias.objects.create(
+            connection=connection, provider_call_id="152995-3", alias=alias
+        )
+        for alias in ("16786700", "16786701")
+    )
+    ProviderCallAlias.objects.filter(pk=old.pk).update(
+        seen_at=now - timedelta(days=services.CALL_ALIAS_DAYS + 1)
+    )
+
+    services.retention_apply(now=now + timedelta(seconds=1))
+
+    assert list(ProviderCallAlias.objects.values_list("pk", flat=True)) == [recent.pk]
