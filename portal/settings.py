@@ -70,6 +70,10 @@ RECONCILE_AFTER_SECONDS = env.int("RECONCILE_AFTER_SECONDS", default=300)
 DIAL_DEADLINE_SECONDS = env.float("DIAL_DEADLINE_SECONDS", default=8.0)
 DIAL_CONFIRM_SECONDS = env.int("DIAL_CONFIRM_SECONDS", default=30)
 
+# Twilio's REST API (integrations/twilio/rest.py): placing calls, asking how a call is doing and
+# fetching recordings. The tests point it at a fake on loopback.
+TWILIO_API_URL = env.str("TWILIO_API_URL", default="https://api.twilio.com").rstrip("/")
+
 # Telephony provider classes beyond integrations/registry.py's, as dotted paths; each class's
 # `kind` is its key (integrations/registry.py).
 EXTRA_PROVIDERS = [path.strip() for path in env.list("EXTRA_PROVIDERS", default=[]) if path.strip()]

@@ -16,7 +16,7 @@ from django.conf import settings
 from calls.models import Call
 from calls.services import agent_mapping_create
 from integrations.models import ProviderConnection
-from integrations.twilio.provider import callback_url
+from integrations.twilio.addresses import callback_url
 from tests.pipeline.helpers import Pipeline, eventually, refusals
 from tests.pipeline.scenarios import TABLE
 from tests.providers.twilio.phone import (

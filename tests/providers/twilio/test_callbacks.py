@@ -122,7 +122,9 @@ def test_it_takes_a_dialled_leg_of_an_outbound_call_as_outbound() -> None:
 
 def test_it_links_a_recording_and_tells_a_voicemail_only_on_an_inbound_call() -> None:
     (voicemail,) = parse_fixture("twilio", "recording-status-callback__voicemail_completed")
-    assert voicemail.link.startswith("https://api.twilio.com/2010-04-01/Accounts/")
+    # A link of ours, which plays the recording for anyone Outreach shows it to.
+    assert "/play/" in voicemail.link
+    assert voicemail.raw["params"]["RecordingSid"] in voicemail.link
     assert voicemail.provider_call_id == PARENT
     assert voicemail.occurred_at == datetime(2026, 11, 23, 10, 0, 51, tzinfo=UTC)  # start + 18 s
     params = fixture("recording-status-callback__voicemail_completed")

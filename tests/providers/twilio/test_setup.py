@@ -10,7 +10,8 @@ from django.urls import reverse
 
 from integrations.events import AgentIdentity
 from integrations.models import ProviderConnection
-from integrations.twilio.provider import CONNECTION_OVERRIDES, TwilioProvider
+from integrations.twilio.addresses import CONNECTION_OVERRIDES
+from integrations.twilio.provider import TwilioProvider
 from integrations.twilio.setup import read_setup, setup_problems
 from tests.conftest import Cast
 from tests.providers.twilio.phone import ACCOUNT_SID, AUTH_TOKEN, SETUP

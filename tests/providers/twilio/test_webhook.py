@@ -14,7 +14,8 @@ from twilio.request_validator import RequestValidator
 from calls.models import Call, InboxEvent
 from calls.selectors import call_timeline, calls_needing_attention
 from integrations.models import ProviderConnection, WebhookReceipt
-from integrations.twilio.provider import CONNECTION_OVERRIDES, callback_url
+from integrations.twilio.addresses import CONNECTION_OVERRIDES, callback_url
+from integrations.twilio.links import recording_link
 from portal.tenancy.models import Organization
 from tests.providers.twilio.phone import SETUP, sent_url, signature
 from tests.providers.webhook_case import payload_of
@@ -184,4 +185,4 @@ def test_it_keeps_a_recording_that_comes_before_the_calls_status_waiting_for_the
     assert post(callback_url(connection), recording).status_code == 200
     call = Call.objects.get()
     assert call.direction == "inbound" and call.provider_call_id == recording["CallSid"]
-    assert InboxEvent.objects.get().link == recording["RecordingUrl"]
+    assert InboxEvent.objects.get().link == recording_link(connection, recording["RecordingSid"])
