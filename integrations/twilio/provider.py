@@ -67,7 +67,8 @@ class TwilioProvider(Provider):
         "below as its 'Call status changes' URL (HTTP POST), and add the same URL as the "
         "statusCallback of every <Number>, <Client> or <Sip> your routing <Dial>s, and as the "
         "recordingStatusCallback of its recordings. Keep the URL's #rc=... ending: it makes "
-        "Twilio retry what failed. The README shows the TwiML."
+        "Twilio retry what failed. For Callbridge to route a number itself, give it, as 'A call "
+        "comes in', the same URL with voice/ before the #. The README shows the TwiML."
     )
     content_types = ("application/x-www-form-urlencoded",)
     answer = WebhookAnswer.EMPTY  # TwiML for a <Dial> action: see accepted_answer
