@@ -212,7 +212,8 @@ class TwilioProvider(Provider):
         """The call as Twilio's Calls resource has it now, and the legs its <Dial>s opened,
         read as their status callbacks would be (the same keys, so what the callbacks told
         counts once). A call placed rep first is the rep's leg, the prospect's a dialled one;
-        which order a call was placed in is read from the connection's current setup."""
+        which order a call was placed in is read from the connection's current setup, so a
+        change of order while calls are under way misreads those calls' legs."""
         setup = read_setup(connection.setup_values())
         api = TwilioApi(setup)
         try:
@@ -221,14 +222,13 @@ class TwilioProvider(Provider):
             if error.status == 404:
                 return None  # Twilio does not know it (any more): it cannot say
             raise
-        placed_rep_first = (
-            call.get("direction") in OUTBOUND_DIRECTIONS and setup.leg_order == REP_FIRST
-        )
-        legs = [(call, Leg.REP.value if placed_rep_first else "")]
-        legs += [
-            (leg, "prospect" if placed_rep_first else "")
-            for leg in api.dialled_legs(provider_call_id)
-        ]
+        legs = [(call, "")]
+        if call.get("direction") not in OUTBOUND_DIRECTIONS:  # an inbound call: its agents' legs
+            legs += [(leg, "") for leg in api.dialled_legs(provider_call_id)]
+        elif setup.leg_order == REP_FIRST:  # the rep's leg; the prospect's tells the call
+            legs = [(call, Leg.REP.value)]
+            legs += [(leg, "prospect") for leg in api.dialled_legs(provider_call_id)]
+        # A call placed prospect first is the prospect's leg; the rep's it dialled tells nothing.
         events: list[CallEvent] = []
         for resource, leg in legs:
             events += call_events(

@@ -44,19 +44,17 @@ ERRORS = {
 
 
 def tone_wav(seconds: float = 6.0, rate: int = 8000) -> bytes:
-    """A 440 Hz tone as Twilio's default recording format (WAV, 16-bit mono)."""
+    """A 500 Hz tone as Twilio's default recording format (WAV, 16-bit mono): one period of 16
+    samples, repeated."""
+    period = b"".join(
+        struct.pack("<h", int(8000 * math.sin(2 * math.pi * i / 16))) for i in range(16)
+    )
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)
         out.setframerate(rate)
-        frames = int(seconds * rate)
-        out.writeframes(
-            b"".join(
-                struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / rate)))
-                for i in range(frames)
-            )
-        )
+        out.writeframes(period * int(seconds * rate / 16))
     return buffer.getvalue()
 
 
@@ -104,9 +102,11 @@ class FakeTwilio:
         self.calls[sid] = resource
         return sid
 
-    def add_recording(self, audio: bytes | None = None) -> str:
-        sid = self.new_sid("RE")
-        self.recordings[sid] = tone_wav() if audio is None else audio
+    def add_recording(self, *, seconds: float = 6.0) -> str:
+        return self.add_recording_as(self.new_sid("RE"), seconds=seconds)
+
+    def add_recording_as(self, sid: str, *, seconds: float = 6.0) -> str:
+        self.recordings[sid] = tone_wav(seconds)
         return sid
 
     # What the handler does -------------------------------------------------------------------

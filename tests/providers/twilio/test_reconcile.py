@@ -108,3 +108,35 @@ def test_the_reconciliation_loop_finishes_a_call_whose_callbacks_were_lost(
     call = Call.objects.get(provider_call_id=sid)
     assert sorted(call.events.values_list("happening", flat=True)) == ["dialling", "not_answered"]
     assert InboxEvent.objects.filter(happening="dialling").count() == 1  # counted once
+
+
+def test_the_reps_leg_of_a_call_placed_prospect_first_tells_nothing(
+    cast: Cast, twilio: FakeTwilio
+) -> None:
+    now = twilio_date(datetime.now(UTC) - timedelta(minutes=1))
+    prospect_leg = twilio.add_call(
+        status="in-progress", direction="outbound-api", to=PROSPECT, start_time=now,
+        **{"from": OUR_NUMBER},
+    )  # fmt: skip
+    twilio.add_call(
+        status="busy", direction="outbound-dial", to="client:rita",
+        parent_call_sid=prospect_leg, end_time=now, **{"from": OUR_NUMBER},
+    )  # fmt: skip
+    events = TwilioProvider().fetch_call_state(connection_of(cast), prospect_leg)
+    assert [(e.happening, e.direction) for e in events or []] == [(H.ANSWERED, "outbound")]
+
+
+def test_an_inbound_calls_agent_leg_is_folded_into_it(cast: Cast, twilio: FakeTwilio) -> None:
+    now = twilio_date(datetime.now(UTC) - timedelta(minutes=1))
+    caller_leg = twilio.add_call(
+        status="in-progress", direction="inbound", to=OUR_NUMBER, start_time=now,
+        **{"from": "+14155550111"},
+    )  # fmt: skip
+    agent_leg = twilio.add_call(
+        status="ringing", direction="outbound-dial", to="client:rita",
+        parent_call_sid=caller_leg, start_time=now, **{"from": "+14155550111"},
+    )  # fmt: skip
+    events = TwilioProvider().fetch_call_state(connection_of(cast), caller_leg)
+    assert [(e.happening, e.dedup_key) for e in events or []] == [
+        (H.RINGING, f"{agent_leg}:ringing")
+    ]
