@@ -133,3 +133,17 @@ def test_a_recording_twilio_refuses_is_said_clearly(
         "credentials changed."
     )
     assert AuditEntry.objects.get(action="recording.played").data["twilio_status"] == 404
+
+
+def test_only_an_admin_revokes_the_links_from_the_settings_page(cast: Cast) -> None:
+    url = f"/o/{cast.org.slug}/settings/recording-links/revoke/"
+    member = Client()
+    member.force_login(cast.bob)
+    assert member.post(url).status_code in (403, 404)
+    admin = Client()
+    admin.force_login(cast.alice)
+    assert admin.post(url).status_code == 302
+    cast.org.refresh_from_db()
+    assert cast.org.recording_links_generation == 2
+    page = admin.get(f"/o/{cast.org.slug}/settings/").content.decode()
+    assert "every link already in Outreach" in page and "need a sign-in" in page
