@@ -46,7 +46,7 @@ def place_twilio_call(
 ) -> PlaceCallOutcome:
     connection = request.connection
     setup = read_setup(connection.setup_values())
-    caller_id = setup.calls_from
+    caller_id = request.from_number or setup.calls_from
     if not caller_id:
         return Refused(
             f"“{connection.name}” has no number to call from: an admin gives one (Calls placed "
