@@ -168,3 +168,28 @@ def test_it_refuses_a_recording_of_no_call_and_what_is_no_call_callback() -> Non
     del params["CallSid"]
     assert "names no CallSid" in refusal(params).reason
     assert "Not a Twilio call callback" in refusal({"AccountSid": SETUP["account_sid"]}).reason
+
+
+@pytest.mark.parametrize(
+    ("status", "happenings"),
+    [
+        ("busy", [H.SETUP_FAILED]),
+        ("no-answer", [H.SETUP_FAILED]),
+        ("failed", [H.SETUP_FAILED]),
+        ("canceled", [H.SETUP_FAILED]),
+        ("ringing", []),
+        ("in-progress", []),
+        ("completed", []),
+    ],
+)
+def test_the_reps_leg_of_a_call_placed_rep_first_only_fails_it(
+    status: str, happenings: list[Happening]
+) -> None:
+    """The prospect is dialled once the rep answers: the rep not answering means the call was
+    never placed; the rep's answer and end say nothing of the prospect."""
+    params = fixture("status-callback__outbound_ringing") | {"CallStatus": status}
+    events = parse(params, query="outreach_call_id=4711&leg=rep")
+    assert [event.happening for event in events] == happenings
+    for event in events:
+        assert (event.provider_call_id, event.outreach_call_id) == (params["CallSid"], "4711")
+        assert event.dedup_key == f"{params['CallSid']}:rep:{status}"
