@@ -33,9 +33,9 @@ from integrations.twilio.rest import TwilioApi, TwilioError
 from integrations.twilio.setup import REP_FIRST, TwilioSetup, agent_address, read_setup
 from portal import clock
 
-# Our status callback for every step of a leg (README "Twilio": placing calls).
+# Our status callback for every step of a leg (README "Twilio places calls").
 STATUS_EVENTS = ("initiated", "ringing", "answered", "completed")
-# Twilio's documented refusals a rep can act on, in their words.
+# Twilio did nothing and says to try again: the core does, within the dial's deadline.
 TRANSIENT_STATUSES = frozenset({429, 503})
 # A call may take the current calls-per-second slot only this early in it (a fraction of it).
 LATE_IN_A_SLOT = 0.05

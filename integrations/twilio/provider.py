@@ -1,5 +1,7 @@
 """Twilio as a Callbridge provider: its callbacks verified with the `twilio` package's
-`RequestValidator` and read by `callbacks.py`; the setup it needs in `setup.py`.
+`RequestValidator` and read by `callbacks.py`; the setup it needs in `setup.py`; placing calls
+in `dial.py` and reading a call back from its REST API (`rest.py`) for reconciliation; the TwiML
+it serves (`routing.py`) and the recording links it plays (`links.py`), both in `views.py`.
 
 Twilio signs each request with `X-Twilio-Signature`: HMAC-SHA1 of the exact URL it was given
 (query string included) followed by the sorted form parameters, keyed with the account's auth
