@@ -87,6 +87,8 @@ class FakeTwilio:
     refuse: dict[str, int] = field(default_factory=dict)
     slow: dict[str, float] = field(default_factory=dict)
     redirect_media: bool = False
+    # Media served no faster than this (bytes a second), as over a real network; 0: at once.
+    media_bytes_per_second: int = 0
     base_url: str = ""
     _sids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -230,7 +232,12 @@ class _Handler(BaseHTTPRequestHandler):
         if status == 206:
             self.send_header("Content-Range", f"bytes {start}-{end}/{len(audio)}")
         self.end_headers()
-        self.wfile.write(body)
+        rate = self.fake.media_bytes_per_second
+        chunk = max(rate // 20, 1) if rate else len(body) or 1
+        for offset in range(0, len(body), chunk):
+            self.wfile.write(body[offset : offset + chunk])
+            if rate:
+                time.sleep(chunk / rate)
 
 
 class _Server(ThreadingHTTPServer):
