@@ -73,6 +73,10 @@ DIAL_CONFIRM_SECONDS = env.int("DIAL_CONFIRM_SECONDS", default=30)
 # it) must not open a broker connection per request.
 READYZ_BROKER_ANSWER_SECONDS = env.int("READYZ_BROKER_ANSWER_SECONDS", default=5)
 
+# Twilio's REST API (integrations/twilio/rest.py): placing calls, asking how a call is doing and
+# fetching recordings. The tests point it at a fake on loopback.
+TWILIO_API_URL = env.str("TWILIO_API_URL", default="https://api.twilio.com").rstrip("/")
+
 # Telephony provider classes beyond integrations/registry.py's, as dotted paths; each class's
 # `kind` is its key (integrations/registry.py).
 EXTRA_PROVIDERS = [path.strip() for path in env.list("EXTRA_PROVIDERS", default=[]) if path.strip()]

@@ -10,6 +10,7 @@ from calls.retention import urls as retention_urls
 from calls.webhooks import receive_webhook
 from integrations import urls as integrations_urls
 from integrations.outreach import urls as outreach_urls
+from integrations.twilio import urls as twilio_urls
 from portal import health
 from portal.accounts import urls as accounts_urls
 from portal.tenancy import urls as tenancy_urls
@@ -33,6 +34,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("hooks/<slug:kind>/<str:token>/", receive_webhook, name="webhook"),
+    *twilio_urls.urlpatterns,
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path(

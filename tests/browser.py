@@ -23,9 +23,11 @@ CHROMIUM_ARGS = [
 
 
 @contextmanager
-def browser_page() -> Iterator[Page]:
+def browser_page(*extra_args: str) -> Iterator[Page]:
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *extra_args]
+        )
         try:
             page = browser.new_page()
             page.set_default_timeout(15_000)

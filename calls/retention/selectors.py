@@ -38,6 +38,8 @@ ORGANIZATION_FIELDS = (
     "give_up_hours",
     "call_retention_days",
     "audit_retention_days",
+    "recording_links_need_sign_in",
+    "recording_links_generation",
     "created",
 )
 CALL_FIELDS = (

@@ -16,7 +16,7 @@ action telling what the agent leg's own callback told, count once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -73,6 +73,9 @@ class Leg(StrEnum):
     CALLER = "caller"  # an inbound call's own leg, which Twilio answers to run the routing
     AGENT = "agent"  # a leg an inbound call's <Dial> opened to an agent
     OUTBOUND = "outbound"  # an outbound call's leg (placed through the REST API)
+    # The rep's leg of a call placed rep first (its callback URL says `leg=rep`): the prospect's
+    # leg, a <Number> of it, decides the call; the rep not answering means it was never placed.
+    REP = "rep"
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,9 @@ class Callback:
     setup: TwilioSetup
     region: str  # the organisation's, for numbers without a country code
     received_at: datetime
+    leg: str = ""  # what the URL's query says of the leg: "rep", or "prospect" (reconciliation)
+    # Our link for a recording (README "Recording and voicemail links"); Twilio's URL without it.
+    recording_link: Callable[[str], str] | None = None
 
     def text(self, name: str, *, call_id: str = "") -> str:
         value = self.params.get(name, "")
@@ -103,7 +109,7 @@ class Callback:
         return self.setup.agent_of(twilio_number.e164) if twilio_number else AgentIdentity()
 
     def raw(self) -> dict[str, object]:
-        query = {"outreach_call_id": self.outreach_call_id, "agent": self.agent}
+        query = {"outreach_call_id": self.outreach_call_id, "agent": self.agent, "leg": self.leg}
         return {
             "params": {name: self.params[name] for name in self.params},
             "query": {name: value for name, value in query.items() if value},
@@ -156,6 +162,8 @@ def _status(callback: Callback) -> list[CallEvent]:
             provider_call_id=call_id,
         )
     leg = _leg(callback, parent=parent, twilio_direction=twilio_direction, call_id=call_id)
+    if leg is Leg.REP:
+        return _rep_leg(callback, status=status, call_id=call_id)
     at = _time(callback, "Timestamp", call_id=call_id)
     sequenced = at + timedelta(milliseconds=min(_integer(callback, "SequenceNumber"), 998))
     answered_by = callback.params.get("AnsweredBy", "")
@@ -200,8 +208,30 @@ def _status(callback: Callback) -> list[CallEvent]:
     ]
 
 
+def _rep_leg(callback: Callback, *, status: str, call_id: str) -> list[CallEvent]:
+    """The rep's leg of a call placed rep first: the prospect is dialled only once the rep
+    answers, so the rep not answering (busy, no answer, failed, hung up) means the call was
+    never placed; anything else is told by the prospect's leg."""
+    if status not in UNANSWERED:
+        return []
+    return [
+        _event(
+            callback,
+            key=f"{call_id}:rep:{status}",
+            call_id=call_id,
+            direction=Direction.OUTBOUND,
+            happening=H.SETUP_FAILED,
+            at=_time(callback, "Timestamp", call_id=call_id),
+            numbers=(None, None),
+            agent=callback.agent_for(callback.number("From")),
+        )
+    ]
+
+
 def _leg(callback: Callback, *, parent: str, twilio_direction: str, call_id: str) -> Leg:
-    if callback.outreach_call_id:
+    if callback.leg == Leg.REP:
+        return Leg.REP
+    if callback.outreach_call_id or callback.leg == "prospect":
         return Leg.OUTBOUND
     if parent:
         return Leg.AGENT
@@ -290,6 +320,8 @@ def _recording(callback: Callback) -> list[CallEvent]:
     if status == "completed":
         happening = H.VOICEMAIL_LEFT if voicemail else H.RECORDING_READY
         link = callback.text("RecordingUrl", call_id=call_id)
+        if callback.recording_link is not None:
+            link = callback.recording_link(recording)
         at = started + timedelta(seconds=_integer(callback, "RecordingDuration"))
     elif status in ("in-progress", "absent") and voicemail:
         happening, at = H.ANSWERED_BY_VOICEMAIL, started  # voicemail picked up

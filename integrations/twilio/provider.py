@@ -1,5 +1,7 @@
 """Twilio as a Callbridge provider: its callbacks verified with the `twilio` package's
-`RequestValidator` and read by `callbacks.py`; the setup it needs in `setup.py`.
+`RequestValidator` and read by `callbacks.py`; the setup it needs in `setup.py`; placing calls
+in `dial.py` and reading a call back from its REST API (`rest.py`) for reconciliation; the TwiML
+it serves (`routing.py`) and the recording links it plays (`links.py`), both in `views.py`.
 
 Twilio signs each request with `X-Twilio-Signature`: HMAC-SHA1 of the exact URL it was given
 (query string included) followed by the sorted form parameters, keyed with the account's auth
@@ -14,7 +16,9 @@ The signature has no timestamp; a replay is harmless because every event is de-d
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from datetime import datetime
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -27,19 +31,33 @@ from twilio.request_validator import (
 )
 
 from integrations.events import CallEvent
-from integrations.provider import Provider, SetupField, WebhookAnswer, WebhookRejected
-from integrations.twilio.callbacks import DIAL_ACTION, EVENTS, Callback, call_events, callback_kind
-from integrations.twilio.setup import read_setup, setup_problems
+from integrations.provider import (
+    PlaceCallOutcome,
+    PlaceCallRequest,
+    Provider,
+    SetupField,
+    WebhookAnswer,
+    WebhookRejected,
+)
+from integrations.twilio.addresses import CONNECTION_OVERRIDES
+from integrations.twilio.callbacks import (
+    DIAL_ACTION,
+    EVENTS,
+    OUTBOUND_DIRECTIONS,
+    Callback,
+    Leg,
+    call_events,
+    callback_kind,
+)
+from integrations.twilio.dial import place_twilio_call
+from integrations.twilio.links import recording_link
+from integrations.twilio.rest import TwilioApi, TwilioError
+from integrations.twilio.setup import REP_FIRST, read_setup, setup_problems
 from portal import clock
 
 if TYPE_CHECKING:
     from integrations.models import ProviderConnection
 
-# Twilio retries a callback by default only when it could not connect. These overrides make it
-# retry 5xx answers and read time-outs too (our 503 means "nothing stored, try again"), up to 3
-# times within its 15 s limit: connect within 2 s, an answer within 5 s.
-# https://www.twilio.com/docs/usage/webhooks/webhooks-connection-overrides
-CONNECTION_OVERRIDES = "rc=3&rp=ct,rt,5xx&ct=2000&rt=5000&tt=15000"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
 
@@ -51,7 +69,8 @@ class TwilioProvider(Provider):
         "below as its 'Call status changes' URL (HTTP POST), and add the same URL as the "
         "statusCallback of every <Number>, <Client> or <Sip> your routing <Dial>s, and as the "
         "recordingStatusCallback of its recordings. Keep the URL's #rc=... ending: it makes "
-        "Twilio retry what failed. The README shows the TwiML."
+        "Twilio retry what failed. For Callbridge to route a number itself, give it, as 'A call "
+        "comes in', the same URL with voice/ before the #. The README shows the TwiML."
     )
     content_types = ("application/x-www-form-urlencoded",)
     answer = WebhookAnswer.EMPTY  # TwiML for a <Dial> action: see accepted_answer
@@ -88,6 +107,46 @@ class TwilioProvider(Provider):
                 "+12065550100=client:rita, +12065550101=+14155550199 (a phone number, "
                 "client:<identity> or sip:<address>)."
             ),
+        ),
+        # Placing calls (click-to-dial) and the routing Callbridge serves.
+        SetupField(
+            name="caller_id",
+            label="Calls placed from",
+            required=False,
+            help_text="The Twilio number (or verified caller id) placed calls come from; the "
+            "first number above when empty.",
+        ),
+        SetupField(
+            name="leg_order",
+            label="Who is rung first",
+            required=False,
+            help_text="prospect (default: the rep is rung once the prospect answers) or rep "
+            "(the prospect is dialled once the rep answers).",
+        ),
+        SetupField(
+            name="record_calls",
+            label="Record calls",
+            required=False,
+            help_text="yes or no (default). Recordings reach Outreach as links of ours.",
+        ),
+        SetupField(
+            name="recording_notice",
+            label="Recording notice",
+            required=False,
+            help_text="Spoken before a recorded call, e.g. 'This call is recorded.'",
+        ),
+        SetupField(
+            name="machine_detection",
+            label="Answering-machine detection",
+            required=False,
+            help_text="yes or no (default). Off: Outreach ends a call a machine answered as "
+            "completed either way, and detection costs the prospect seconds of silence.",
+        ),
+        SetupField(
+            name="calls_per_second",
+            label="Calls per second",
+            required=False,
+            help_text="The account's limit for placing calls (Twilio's default is 1).",
         ),
     )
     mints_signing_secret = False  # Twilio signs with the account's own credentials
@@ -139,8 +198,54 @@ class TwilioProvider(Provider):
                 setup=read_setup(connection.setup_values()),
                 region=connection.organization.default_region,
                 received_at=clock.now(),
+                leg=request.GET.get("leg", "")[:20],
+                recording_link=partial(recording_link, connection),
             )
         )
+
+    def place_call(
+        self, request: PlaceCallRequest, *, deadline: datetime, idempotency_key: str
+    ) -> PlaceCallOutcome:
+        return place_twilio_call(request, deadline=deadline, idempotency_key=idempotency_key)
+
+    def fetch_call_state(
+        self, connection: ProviderConnection, provider_call_id: str
+    ) -> list[CallEvent] | None:
+        """The call as Twilio's Calls resource has it now, and the legs its <Dial>s opened,
+        read as their status callbacks would be (the same keys, so what the callbacks told
+        counts once). A call placed rep first is the rep's leg, the prospect's a dialled one;
+        which order a call was placed in is read from the connection's current setup, so a
+        change of order while calls are under way misreads those calls' legs."""
+        setup = read_setup(connection.setup_values())
+        api = TwilioApi(setup)
+        try:
+            call = api.fetch_call(provider_call_id)
+        except TwilioError as error:
+            if error.status == 404:
+                return None  # Twilio does not know it (any more): it cannot say
+            raise
+        legs = [(call, "")]
+        if call.get("direction") not in OUTBOUND_DIRECTIONS:  # an inbound call: its agents' legs
+            legs += [(leg, "") for leg in api.dialled_legs(provider_call_id)]
+        elif setup.leg_order == REP_FIRST:  # the rep's leg; the prospect's tells the call
+            legs = [(call, Leg.REP.value)]
+            legs += [(leg, "prospect") for leg in api.dialled_legs(provider_call_id)]
+        # A call placed prospect first is the prospect's leg; the rep's it dialled tells nothing.
+        events: list[CallEvent] = []
+        for resource, leg in legs:
+            events += call_events(
+                Callback(
+                    params=status_of(resource),
+                    outreach_call_id="",
+                    agent="",
+                    setup=setup,
+                    region=connection.organization.default_region,
+                    received_at=clock.now(),
+                    leg=leg,
+                    recording_link=partial(recording_link, connection),
+                )
+            )
+        return events
 
     def accepted_answer(
         self, request: HttpRequest, *, stored: int, duplicates: int
@@ -152,9 +257,22 @@ class TwilioProvider(Provider):
         return HttpResponse(status=200)
 
 
-def callback_url(
-    connection: ProviderConnection, *, outreach_call_id: str = "", agent: str = ""
-) -> str:
-    """The URL to give Twilio for a connection's callbacks, connection overrides included; an
-    outbound call's names its Outreach call (and the rep, when our numbers do not)."""
-    return connection.webhook_url(outreach_call_id=outreach_call_id, agent=agent)
+def status_of(resource: dict[str, Any]) -> dict[str, str]:
+    """A Calls resource as the status callback telling its current status would have it:
+    dated when it ended, else when it started (Twilio writes both as RFC 2822 dates)."""
+    status = str(resource.get("status") or "")
+    ended = status not in ("queued", "initiated", "ringing", "in-progress")
+    when = (resource.get("end_time") if ended else None) or resource.get("start_time")
+    params = {
+        "AccountSid": resource.get("account_sid"),
+        "CallSid": resource.get("sid"),
+        "ParentCallSid": resource.get("parent_call_sid"),
+        "CallStatus": status,
+        "Direction": resource.get("direction"),
+        "From": resource.get("from"),
+        "To": resource.get("to"),
+        "CallDuration": resource.get("duration"),
+        "AnsweredBy": resource.get("answered_by"),
+        "Timestamp": when or resource.get("date_created"),
+    }
+    return {name: str(value) for name, value in params.items() if value}

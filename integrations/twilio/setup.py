@@ -1,5 +1,5 @@
-"""A Twilio connection's setup values: the account, how Twilio signs its webhooks, and the numbers
-it serves with the agent each rings.
+"""A Twilio connection's setup values: the account, how Twilio signs its webhooks, the numbers it
+serves with the agent each rings, and how it places calls (part two).
 
 Twilio signs webhooks with the account's auth token (HMAC-SHA1), or, where a Webhooks Rule
 applies a Setting to our URL, with that Setting's SharedKey (its algorithm named in
@@ -19,6 +19,13 @@ ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
 API_KEY_SID = re.compile(r"SK[0-9a-fA-F]{32}")
 # Between the number and its agent, and between pairs: `+12065550100=client:rita, +1...=+1...`.
 PAIR_SEPARATORS = re.compile(r"[,;\n]")
+YES, NO = "yes", "no"
+# Which leg of a placed call Twilio dials first: the prospect's (REST-created, the rep's client
+# or phone rung once the prospect answers) or the rep's (the prospect a <Number> of the rep's
+# call once the rep answers).
+PROSPECT_FIRST, REP_FIRST = "prospect", "rep"
+# Twilio's default for an account: 1 call per second (a higher limit is bought per account).
+DEFAULT_CALLS_PER_SECOND = 1
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,19 @@ class TwilioSetup:
     # Each number the connection serves (E.164) and what it rings, as Twilio dials it: a phone
     # number, `client:<identity>` or `sip:<address>` (part two's routing dials it).
     agents: dict[str, str] = field(default_factory=dict)
+    # Placing calls: the number calls come from (a Twilio number or a verified caller id; the
+    # first served number when empty), which leg goes first, whether calls are recorded (with a
+    # notice spoken first, when given), answering-machine detection, and the account's limit.
+    caller_id: str = ""
+    leg_order: str = PROSPECT_FIRST
+    record_calls: bool = False
+    recording_notice: str = ""
+    machine_detection: bool = False
+    calls_per_second: int = DEFAULT_CALLS_PER_SECOND
+
+    @property
+    def calls_from(self) -> str:
+        return self.caller_id or next(iter(self.agents), "")
 
     def agent_of(self, number: str) -> AgentIdentity:
         """Who the number rings, as the Agents page maps it; nobody for a number not listed."""
@@ -52,7 +72,18 @@ def read_setup(values: dict[str, str]) -> TwilioSetup:
         api_key_secret=values.get("api_key_secret", ""),
         webhook_key=values.get("webhook_key", ""),
         agents=agents,
+        caller_id=normalise_number(values.get("caller_id", ""), default_region="").e164,
+        leg_order=REP_FIRST if values.get("leg_order", "").strip() == REP_FIRST else PROSPECT_FIRST,
+        record_calls=values.get("record_calls", "").strip().lower() == YES,
+        recording_notice=values.get("recording_notice", "").strip(),
+        machine_detection=values.get("machine_detection", "").strip().lower() == YES,
+        calls_per_second=_calls_per_second(values.get("calls_per_second", "")),
     )
+
+
+def _calls_per_second(text: str) -> int:
+    text = text.strip()
+    return int(text) if text.isdigit() and int(text) > 0 else DEFAULT_CALLS_PER_SECOND
 
 
 def setup_problems(values: dict[str, str]) -> dict[str, str]:
@@ -79,6 +110,17 @@ def setup_problems(values: dict[str, str]) -> dict[str, str]:
         read_agents(values.get("numbers", ""))
     except ValueError as error:
         problems["numbers"] = str(error)
+    caller_id = values.get("caller_id", "").strip()
+    if caller_id and not normalise_number(caller_id, default_region="").e164:
+        problems["caller_id"] = "Give the number calls come from with its country code."
+    if values.get("leg_order", "").strip() not in ("", PROSPECT_FIRST, REP_FIRST):
+        problems["leg_order"] = f"Write {PROSPECT_FIRST} or {REP_FIRST}."
+    for name in ("record_calls", "machine_detection"):
+        if values.get(name, "").strip().lower() not in ("", YES, NO):
+            problems[name] = f"Write {YES} or {NO}."
+    per_second = values.get("calls_per_second", "").strip()
+    if per_second and not (per_second.isdigit() and int(per_second) > 0):
+        problems["calls_per_second"] = "A whole number of calls per second, 1 or more."
     return problems
 
 
@@ -122,3 +164,15 @@ def agent_identity(address: str, *, region: str) -> AgentIdentity:
         return AgentIdentity(id=address.removeprefix("sip:").split(";", 1)[0])
     number = normalise_number(address, default_region=region)
     return AgentIdentity(phone=number.e164) if number.e164 else AgentIdentity(id=address)
+
+
+def agent_address(agent: dict[str, str]) -> str:
+    """How Twilio dials the rep an agent mapping names (the inverse of `agent_identity`): their
+    id as `client:<id>` (`sip:<id>` for an address with @), else their phone; empty when the
+    mapping names neither."""
+    identity = agent.get("id", "").strip()
+    if identity.startswith(("client:", "sip:")):
+        return identity
+    if identity:
+        return f"sip:{identity}" if "@" in identity else f"client:{identity}"
+    return normalise_number(agent.get("phone", ""), default_region="").e164

@@ -59,6 +59,12 @@ class OrganizationSettingsForm(OrganizationForm):
         help_text="Who changed what, staff visits, deliveries. Deleting old entries is itself "
         "recorded in the platform's audit trail.",
     )
+    recording_links_need_sign_in = forms.BooleanField(
+        required=False,
+        label="Recording links need a sign-in",
+        help_text="Recording and voicemail links in Outreach play only for members signed in "
+        "to this portal. Off: anyone holding a link can play it (links are unguessable).",
+    )
 
 
 class InvitationForm(forms.Form):

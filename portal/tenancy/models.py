@@ -71,6 +71,14 @@ class Organization(models.Model):
     audit_retention_days = models.PositiveSmallIntegerField(
         default=365, help_text="Days the organisation's audit trail is kept."
     )
+    # Recording and voicemail links we give Outreach (integrations/twilio/links.py): whether
+    # playing one needs a portal sign-in as a member, and the generation every link carries;
+    # revoking all links moves it on, so every link already given out stops working.
+    recording_links_need_sign_in = models.BooleanField(
+        default=False,
+        help_text="Playing a recording or voicemail link needs a sign-in as a member.",
+    )
+    recording_links_generation = models.PositiveIntegerField(default=1)
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:

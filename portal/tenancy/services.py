@@ -8,6 +8,7 @@ from allauth.account.adapter import get_adapter
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
@@ -76,6 +77,22 @@ def organization_update(
         data={"changes": changes},
     )
     return organization
+
+
+def organization_revoke_recording_links(*, organization: Organization, actor: User) -> None:
+    """Every recording and voicemail link the organisation gave out stops working, those
+    already in Outreach included; links made from now on work."""
+    Organization.objects.filter(pk=organization.pk).update(
+        recording_links_generation=F("recording_links_generation") + 1
+    )
+    organization.refresh_from_db(fields=["recording_links_generation"])
+    audit_record(
+        action="organization.recording_links_revoked",
+        organization=organization,
+        actor=actor,
+        target=organization,
+        data={"generation": organization.recording_links_generation},
+    )
 
 
 def invitation_create(

@@ -20,4 +20,9 @@ organization_urlpatterns = [
         "invitations/<int:invitation_id>/revoke/", views.invitation_revoke, name="invitation_revoke"
     ),
     path("settings/", views.organization_settings, name="organization_settings"),
+    path(
+        "settings/recording-links/revoke/",
+        views.recording_links_revoke,
+        name="recording_links_revoke",
+    ),
 ]

@@ -146,6 +146,19 @@ def organization_settings(request: OrganizationRequest) -> HttpResponse:
     return render(request, "tenancy/organization_settings.html", {"form": form})
 
 
+@organization_view(access=Access.CONFIGURATION, methods=("POST",))
+def recording_links_revoke(request: OrganizationRequest) -> HttpResponse:
+    services.organization_revoke_recording_links(
+        organization=request.organization, actor=request.user
+    )
+    messages.success(
+        request,
+        "Every recording and voicemail link given out so far is revoked, those in Outreach "
+        "included. New calls get new links.",
+    )
+    return redirect("organization_settings", org=request.organization.slug)
+
+
 @require_http_methods(["GET", "POST"])
 def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     try:

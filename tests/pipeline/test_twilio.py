@@ -16,7 +16,8 @@ from django.conf import settings
 from calls.models import Call
 from calls.services import agent_mapping_create
 from integrations.models import ProviderConnection
-from integrations.twilio.provider import callback_url
+from integrations.twilio.addresses import callback_url
+from integrations.twilio.links import recording_link
 from tests.pipeline.helpers import Pipeline, eventually, refusals
 from tests.pipeline.scenarios import TABLE
 from tests.providers.twilio.phone import (
@@ -58,6 +59,11 @@ def deliver(callback: Callback) -> httpx.Response:
         data=callback.params,
         headers={"X-Twilio-Signature": signature(callback.url, callback.params)},
     )
+
+
+def our_link(connection: ProviderConnection, twilio_url: str) -> str | None:
+    """The link of ours Outreach gets for a recording Twilio gave at `twilio_url`."""
+    return recording_link(connection, twilio_url.rsplit("/", 1)[1]) if twilio_url else None
 
 
 def outreach_has(pipeline: Pipeline, call: TwilioCall) -> tuple:
@@ -113,8 +119,8 @@ def test_it_ends_every_row_of_the_table_as_twilio_tells_it(
         expected = (
             call.direction,
             call.final_state,
-            call.recording or None,
-            call.voicemail or None,
+            our_link(twilio, call.recording),
+            our_link(twilio, call.voicemail),
         )
         if outreach_has(pipeline, call) != expected:
             wrong[f"{call.direction}: {result}"] = (outreach_has(pipeline, call), expected)

@@ -188,10 +188,13 @@ def outbound_call(
     prospect: str,
     start: datetime,
     outreach_call_id: str,
+    sid: str = "",
+    machine_detection: bool = True,
 ) -> TwilioCall:
-    """A call placed through Twilio's REST API for an Outreach call, with our URL (naming the
-    Outreach call) as its StatusCallback and RecordingStatusCallback; machine detection on."""
-    sid = new_sid()
+    """A call placed through Twilio's REST API for an Outreach call (the SID Twilio answered,
+    when given), with our URL (naming the Outreach call) as its StatusCallback and
+    RecordingStatusCallback; machine detection on unless said otherwise."""
+    sid = sid or new_sid()
     call = TwilioCall(sid, "outbound", final_state, outreach_call_id=outreach_call_id)
     leg = {"frm": OUR_NUMBER, "to": prospect}
     outcome = OUTBOUND_OUTCOMES[result]
@@ -208,7 +211,9 @@ def outbound_call(
         call.callbacks.append(Callback(url, status(sid, "outbound-api", outcome, at, 2, **leg)))
         return call
     machine = (
-        {"AnsweredBy": "machine_end_beep"} if "voicemail" in result else {"AnsweredBy": "human"}
+        ({"AnsweredBy": "machine_end_beep"} if "voicemail" in result else {"AnsweredBy": "human"})
+        if machine_detection
+        else {}
     )
     call.callbacks.append(
         Callback(url, status(sid, "outbound-api", "in-progress", at, 2, **leg, **machine))

@@ -122,7 +122,9 @@ def test_it_takes_a_dialled_leg_of_an_outbound_call_as_outbound() -> None:
 
 def test_it_links_a_recording_and_tells_a_voicemail_only_on_an_inbound_call() -> None:
     (voicemail,) = parse_fixture("twilio", "recording-status-callback__voicemail_completed")
-    assert voicemail.link.startswith("https://api.twilio.com/2010-04-01/Accounts/")
+    # A link of ours, which plays the recording for anyone Outreach shows it to.
+    assert "/play/" in voicemail.link
+    assert voicemail.raw["params"]["RecordingSid"] in voicemail.link
     assert voicemail.provider_call_id == PARENT
     assert voicemail.occurred_at == datetime(2026, 11, 23, 10, 0, 51, tzinfo=UTC)  # start + 18 s
     params = fixture("recording-status-callback__voicemail_completed")
@@ -166,3 +168,28 @@ def test_it_refuses_a_recording_of_no_call_and_what_is_no_call_callback() -> Non
     del params["CallSid"]
     assert "names no CallSid" in refusal(params).reason
     assert "Not a Twilio call callback" in refusal({"AccountSid": SETUP["account_sid"]}).reason
+
+
+@pytest.mark.parametrize(
+    ("status", "happenings"),
+    [
+        ("busy", [H.SETUP_FAILED]),
+        ("no-answer", [H.SETUP_FAILED]),
+        ("failed", [H.SETUP_FAILED]),
+        ("canceled", [H.SETUP_FAILED]),
+        ("ringing", []),
+        ("in-progress", []),
+        ("completed", []),
+    ],
+)
+def test_the_reps_leg_of_a_call_placed_rep_first_only_fails_it(
+    status: str, happenings: list[Happening]
+) -> None:
+    """The prospect is dialled once the rep answers: the rep not answering means the call was
+    never placed; the rep's answer and end say nothing of the prospect."""
+    params = fixture("status-callback__outbound_ringing") | {"CallStatus": status}
+    events = parse(params, query="outreach_call_id=4711&leg=rep")
+    assert [event.happening for event in events] == happenings
+    for event in events:
+        assert (event.provider_call_id, event.outreach_call_id) == (params["CallSid"], "4711")
+        assert event.dedup_key == f"{params['CallSid']}:rep:{status}"

@@ -10,7 +10,8 @@ from django.urls import reverse
 
 from integrations.events import AgentIdentity
 from integrations.models import ProviderConnection
-from integrations.twilio.provider import CONNECTION_OVERRIDES, TwilioProvider
+from integrations.twilio.addresses import CONNECTION_OVERRIDES
+from integrations.twilio.provider import TwilioProvider
 from integrations.twilio.setup import read_setup, setup_problems
 from tests.conftest import Cast
 from tests.providers.twilio.phone import ACCOUNT_SID, AUTH_TOKEN, SETUP
@@ -39,6 +40,11 @@ KEY_SID = "SK" + "ab" * 16
             "numbers",
             "+12065550100 is listed twice",
         ),
+        ({**SETUP, "caller_id": "555 0100"}, "caller_id", "with its country code"),
+        ({**SETUP, "leg_order": "agent"}, "leg_order", "Write prospect or rep."),
+        ({**SETUP, "record_calls": "always"}, "record_calls", "Write yes or no."),
+        ({**SETUP, "machine_detection": "on"}, "machine_detection", "Write yes or no."),
+        ({**SETUP, "calls_per_second": "0"}, "calls_per_second", "1 or more"),
     ],
 )
 def test_it_says_why_setup_values_cannot_work(values: dict, field: str, reason: str) -> None:
@@ -46,6 +52,25 @@ def test_it_says_why_setup_values_cannot_work(values: dict, field: str, reason: 
     assert reason in problems[field], problems
     with pytest.raises(ValidationError):
         TwilioProvider().check_setup(values)
+
+
+@pytest.mark.fast
+def test_it_places_calls_prospect_first_without_recording_or_detection_by_default() -> None:
+    setup = read_setup(SETUP)
+    assert (setup.calls_from, setup.leg_order) == ("+12065550100", "prospect")
+    assert (setup.record_calls, setup.machine_detection, setup.calls_per_second) == (
+        False,
+        False,
+        1,
+    )
+    chosen = read_setup({**SETUP, "caller_id": "+1 206 555 0188", "leg_order": "rep",
+                         "record_calls": "Yes", "calls_per_second": "5"})  # fmt: skip
+    assert (chosen.calls_from, chosen.leg_order, chosen.record_calls) == (
+        "+12065550188",
+        "rep",
+        True,
+    )
+    assert chosen.calls_per_second == 5
 
 
 @pytest.mark.fast

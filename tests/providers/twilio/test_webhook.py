@@ -14,7 +14,8 @@ from twilio.request_validator import RequestValidator
 from calls.models import Call, InboxEvent
 from calls.selectors import call_timeline, calls_needing_attention
 from integrations.models import ProviderConnection, WebhookReceipt
-from integrations.twilio.provider import CONNECTION_OVERRIDES, callback_url
+from integrations.twilio.addresses import CONNECTION_OVERRIDES, callback_url
+from integrations.twilio.links import recording_link
 from portal.tenancy.models import Organization
 from tests.providers.twilio.phone import SETUP, sent_url, signature
 from tests.providers.webhook_case import payload_of
@@ -184,4 +185,21 @@ def test_it_keeps_a_recording_that_comes_before_the_calls_status_waiting_for_the
     assert post(callback_url(connection), recording).status_code == 200
     call = Call.objects.get()
     assert call.direction == "inbound" and call.provider_call_id == recording["CallSid"]
-    assert InboxEvent.objects.get().link == recording["RecordingUrl"]
+    assert InboxEvent.objects.get().link == recording_link(connection, recording["RecordingSid"])
+
+
+def test_an_error_twilio_meets_later_in_the_call_is_on_the_timeline(
+    connection: ProviderConnection,
+) -> None:
+    """A <Dial> to a number Twilio cannot call fails the leg later, with its error code (13224):
+    it comes as a callback, and the timeline shows what Twilio said."""
+    params = fixture("status-callback__outbound_failed") | {
+        "ErrorCode": "13224",
+        "ErrorMessage": "Dial: Twilio does not support calling this number or the number is "
+        "invalid",
+    }
+    assert post(callback_url(connection, outreach_call_id="4711"), params).status_code == 200
+    call = Call.objects.get(outreach_call_id="4711")
+    [event] = [entry for entry in call_timeline(call=call) if entry.kind == "event"]
+    assert "setup_failed" in event.title
+    assert event.data["raw"]["params"]["ErrorCode"] == "13224"
