@@ -95,6 +95,9 @@ class Call(OrganizationOwned):
     dial_reason = models.CharField(max_length=500, blank=True)
     # While placing or unconfirmed: the dial failed if the provider reported nothing by then.
     dial_confirm_by = models.DateTimeField(null=True, blank=True, db_index=True)
+    # An outbound call that did not start in Outreach, logged there once it ended (seed 003):
+    # when Outreach accepted the record. Nothing is sent for it after that.
+    logged_at = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -187,6 +190,7 @@ class Purpose(models.TextChoices):
     CREATE = "create", "Create the inbound call"
     UPDATE = "update", "Update the call"
     RECONCILE = "reconcile", "Ask Outreach what it has (an answer was lost)"
+    LOG = "log", "Log the call that did not start in Outreach"
 
 
 class DeliveryAttempt(OrganizationOwned):
