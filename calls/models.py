@@ -133,8 +133,14 @@ class Call(OrganizationOwned):
 def call_is_urgent(call: Call) -> bool:
     """The one rule for the urgent queue, used by every enqueue: an outbound call whose
     "initiated" Outreach does not have yet (Outreach counts the call as failed without it within
-    5 s of the launch), so it must not wait behind other calls' backlog."""
-    return call.direction == Direction.OUTBOUND and not call.reported_state
+    5 s of the launch), so it must not wait behind other calls' backlog. An outbound call with
+    no Outreach call id did not start in Outreach: it has no such deadline (it is logged once it
+    ends), so a campaign dialer's calls never crowd the urgent queue."""
+    return (
+        call.direction == Direction.OUTBOUND
+        and not call.reported_state
+        and bool(call.outreach_call_id)
+    )
 
 
 class InboxStatus(models.TextChoices):
