@@ -5,12 +5,14 @@ External Calls"), through the generic webhook, the real worker and the sandbox."
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from calls.models import Call, CallStatus
+from calls.services import calls_close_unfinished
 from integrations.models import ProviderConnection, UnmatchedProspect
 from integrations.outreach.models import OutcomeWords, OutreachOrg
 from portal.audit.models import AuditEntry
@@ -221,3 +223,47 @@ def test_it_finds_a_logged_call_whose_answer_was_lost_instead_of_logging_it_twic
     assert call.attempts.filter(purpose="reconcile", status_code=200).exists()
     logged = AuditEntry.objects.get(action="call.logged", target_id=str(call.pk))
     assert any("found by its vendorCallId" in why for why in logged.data["why"])
+
+
+def test_it_logs_a_call_that_never_ended_once_callbridge_closes_it(
+    logging_on: Pipeline, clock_offset: Callable[[float], None]
+) -> None:
+    pipeline = logging_on
+    pipeline.send(desk_phone_call(pipeline, "desk-quiet", ["dialling", "ringing"]))
+    eventually(
+        lambda: Call.objects.filter(provider_call_id="desk-quiet", status=CallStatus.DONE).exists()
+    )
+    assert (
+        "once the provider says it has ended"
+        in Call.objects.get(provider_call_id="desk-quiet").problem
+    )
+    assert creates(pipeline) == []
+
+    clock_offset(4 * 3600 + 60)
+    assert calls_close_unfinished() == 1
+    call = logged_call("desk-quiet")
+    attributes = pipeline.sandbox.call(call.outreach_call_id)["call"]["attributes"]
+    assert attributes["outcome"] == "Not Answered"
+    assert call.attention.startswith("Closed by Callbridge")
+
+
+def test_it_fails_the_call_with_outreachs_reason_when_outreach_refuses_the_log(
+    logging_on: Pipeline,
+) -> None:
+    pipeline = logging_on
+    pipeline.sandbox.fail_next(
+        1,
+        path_prefix="/api/v2/calls",
+        status=422,
+        body={"errors": [{"id": "validationError", "detail": "Prospect is archived."}]},
+    )
+    pipeline.send(desk_phone_call(pipeline, "desk-refused", ["dialling", "not_answered"]))
+    eventually(
+        lambda: Call.objects.filter(
+            provider_call_id="desk-refused", status=CallStatus.FAILED
+        ).exists()
+    )
+    call = Call.objects.get(provider_call_id="desk-refused")
+    assert "Prospect is archived." in call.problem
+    assert call.logged_at is None
+    assert [r["status"] for r in creates(pipeline)] == [422]
