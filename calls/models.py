@@ -98,6 +98,9 @@ class Call(OrganizationOwned):
     dial_reason = models.CharField(max_length=500, blank=True)
     # While placing or unconfirmed: the dial failed if the provider reported nothing by then.
     dial_confirm_by = models.DateTimeField(null=True, blank=True, db_index=True)
+    # An outbound call that did not start in Outreach, logged there once it ended (seed 003):
+    # when Outreach accepted the record. Nothing is sent for it after that.
+    logged_at = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -133,8 +136,14 @@ class Call(OrganizationOwned):
 def call_is_urgent(call: Call) -> bool:
     """The one rule for the urgent queue, used by every enqueue: an outbound call whose
     "initiated" Outreach does not have yet (Outreach counts the call as failed without it within
-    5 s of the launch), so it must not wait behind other calls' backlog."""
-    return call.direction == Direction.OUTBOUND and not call.reported_state
+    5 s of the launch), so it must not wait behind other calls' backlog. An outbound call with
+    no Outreach call id did not start in Outreach: it has no such deadline (it is logged once it
+    ends), so a campaign dialer's calls never crowd the urgent queue."""
+    return (
+        call.direction == Direction.OUTBOUND
+        and not call.reported_state
+        and bool(call.outreach_call_id)
+    )
 
 
 class InboxStatus(models.TextChoices):
@@ -190,6 +199,7 @@ class Purpose(models.TextChoices):
     CREATE = "create", "Create the inbound call"
     UPDATE = "update", "Update the call"
     RECONCILE = "reconcile", "Ask Outreach what it has (an answer was lost)"
+    LOG = "log", "Log the call that did not start in Outreach"
 
 
 class DeliveryAttempt(OrganizationOwned):

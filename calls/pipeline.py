@@ -48,23 +48,29 @@ from calls.models import (
 from calls.rules import (
     LINK_WINDOW,
     Direction,
+    ExternalOutcome,
     Happened,
     Happening,
     OutreachState,
     Update,
     Verdict,
     is_final,
+    plan_external_log,
     plan_next_update,
 )
+from integrations.models import UnmatchedProspect
 from integrations.outreach.client import (
     CallAsOutreachHasIt,
     CallCreated,
+    CallLogged,
+    CallNotLogged,
     CallRequest,
     CallResult,
     CallSearch,
     CallUpdated,
     CreateInboundCall,
     FindCall,
+    LogCall,
     OutreachClient,
     ReadCall,
     UpdateCall,
@@ -174,6 +180,8 @@ def _claim(call_id: int) -> Request | None:
             if lost:
                 call.needs_reconcile = True
         events = list(call.events.all())
+        if _did_not_start_in_outreach(call):
+            return _claim_call_to_log(call, events, now)
         plan = plan_next_update(
             direction=Direction(call.direction),
             happenings=[_happened(event) for event in events],
@@ -232,13 +240,6 @@ def _claim(call_id: int) -> Request | None:
         if plan.update is None:
             _done(call)
             return None
-        if not call.outreach_call_id:
-            _hold(
-                call,
-                "Outbound call without an Outreach call id: the dial that "
-                "started it did not say which Outreach call it is.",
-            )
-            return None
         update = UpdateCall(
             call_id=call.outreach_call_id,
             state=str(plan.update.state) if plan.update.state else None,
@@ -247,6 +248,80 @@ def _claim(call_id: int) -> Request | None:
             voicemail_url=plan.update.voicemail_url,
         )
         return _start(call, connection_id, Purpose.UPDATE, update, plan.update)
+
+
+def _did_not_start_in_outreach(call: Call) -> bool:
+    """An outbound call with no Outreach call id (a desk phone, the provider's own app, a
+    campaign dialer: any provider), or one we logged in Outreach once it ended (seed 003)."""
+    return call.logged_at is not None or (
+        call.direction == Direction.OUTBOUND and not call.outreach_call_id
+    )
+
+
+def _claim_call_to_log(call: Call, events: list[InboxEvent], now: datetime) -> Request | None:
+    """Such a call has no Outreach call to update: once it has ended and settled, and if its
+    connection logs such calls, it is logged once with `POST /calls`; nothing is sent after."""
+    plan = plan_external_log(
+        happenings=[_happened(event) for event in events],
+        logged=call.reported(),
+        now=now,
+        settle=timedelta(seconds=call.organization.settle_seconds),
+    )
+    _apply_verdicts(call, events, plan.verdicts)
+    call.final_state = str(plan.final_state or "")
+    call.ended_at = plan.ended_at
+    if plan.late:
+        _note_late(call, [event for event in events if str(event.pk) in plan.late])
+    if call.logged_at is not None and not call.needs_reconcile:
+        _done(call)  # logged once: a repeated or late event changes nothing in Outreach
+        return None
+    if not call.connection.log_external_calls:
+        _done(
+            call,
+            note=f"Shown here only: this call did not start in Outreach (no Outreach call id), "
+            f"and the connection {call.connection.name} does not log such calls in Outreach "
+            "(an admin can turn that on on the Telephony page).",
+        )
+        return None
+    if plan.log is None and not call.needs_reconcile:
+        if plan.settle_until is not None:
+            _wait(call, plan.settle_until)
+        else:
+            _done(
+                call,
+                note="Did not start in Outreach: it is logged there once the provider says it "
+                "has ended (or at the give-up deadline).",
+            )
+        return None
+    problem = _ownership_problem(call, events)
+    if problem:
+        _hold(call, problem)
+        return None
+    try:
+        chosen = connection_for_call(
+            organization=call.organization,
+            owner=call.owner,
+            outreach_user_id=call.outreach_user_id or None,
+        )
+    except ConnectionUnusable as error:
+        _hold(call, str(error))
+        return None
+    connection_id = chosen.connection.pk
+    if call.needs_reconcile:
+        return _start(call, connection_id, Purpose.RECONCILE, _reconcile_request(call))
+    assert plan.log is not None  # settled and not logged yet: checked above
+    log = LogCall(
+        outreach_user_id=chosen.outreach_user_id or call.outreach_user_id,
+        direction=Direction.OUTBOUND,
+        answered=plan.log.outcome is ExternalOutcome.ANSWERED,
+        answered_at=plan.log.answered_at,
+        completed_at=plan.log.completed_at,
+        from_number=call.from_number,
+        to_number=call.to_number,
+        vendor_call_id=vendor_call_id(call.provider_call_id),
+        hold_without_prospect=call.connection.unmatched_prospect == UnmatchedProspect.HOLD,
+    )
+    return _start(call, connection_id, Purpose.LOG, log)
 
 
 def _happened(event: InboxEvent) -> Happened:
@@ -340,8 +415,9 @@ def _hold(call: Call, problem: str, *, retry_at: datetime | None = None) -> None
     call.save()
 
 
-def _done(call: Call) -> None:
-    call.status, call.problem, call.due_at = CallStatus.DONE, "", None
+def _done(call: Call, *, note: str = "") -> None:
+    """Outreach has everything there is to send; `note` says why that is nothing, if it is."""
+    call.status, call.problem, call.due_at = CallStatus.DONE, note[:500], None
     call.save()
 
 
@@ -416,6 +492,13 @@ def _record_success(call_id: int, request: Request, result: CallResult) -> None:
             _reported_from_update(call, request.update, now)
         elif isinstance(result, CallCreated):
             call.outreach_call_id, call.prospect_id = result.call_id, result.prospect_id or ""
+        elif isinstance(result, CallLogged):
+            call.outreach_call_id, call.prospect_id = result.call_id, result.prospect_id or ""
+            _logged(call, now, result)
+        elif isinstance(result, CallNotLogged):
+            call.lease_until, call.failures = None, 0
+            _hold(call, result.reason)
+            return
         elif isinstance(result, CallSearch):  # a lost create, looked for by its vendorCallId
             if result.call_id is None and result.others:
                 call.lease_until, call.failures = None, 0
@@ -429,6 +512,8 @@ def _record_success(call_id: int, request: Request, result: CallResult) -> None:
                 return
             call.outreach_call_id = result.call_id or ""  # none: never created, create it now
             call.needs_reconcile = False
+            if result.call_id and call.direction == Direction.OUTBOUND:
+                _logged(call, now, None)  # a logged call whose answer was lost: found, not twice
         else:
             _reported_from_outreach(call, result, now)
             call.needs_reconcile = False
@@ -440,6 +525,34 @@ def _record_success(call_id: int, request: Request, result: CallResult) -> None:
         )
         call.lease_until, call.due_at, call.problem, call.failures = None, now, "", 0
         call.save()
+
+
+def _logged(call: Call, now: datetime, result: CallLogged | None) -> None:
+    """Outreach has the logged call: it counts as having the final state the call ended in,
+    so the rules send nothing more and name late happenings. The timeline says what was sent
+    (the attempts) and why (this entry)."""
+    call.logged_at = now
+    call.reported_state = call.final_state
+    call.reported_state_changed_at = call.ended_at
+    call.final_reported_at = now
+    why = [f"the call did not start in Outreach and ended {call.final_state}"]
+    if result is not None:
+        why.append(f"outcome {result.outcome}")
+        why += result.notes
+    else:
+        why.append("found by its vendorCallId after the answer to logging it was lost")
+    audit_record(
+        action="call.logged",
+        organization=call.organization,
+        target=call,
+        data={
+            "outreach_call_id": call.outreach_call_id,
+            "outcome": result.outcome if result else None,
+            "prospect": call.prospect_id or None,
+            "task": result.task_id if result else None,
+            "why": why,
+        },
+    )
 
 
 def _record_failure(

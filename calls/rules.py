@@ -33,53 +33,22 @@ voicemail_left           voicemailUrl                 carries `link`; inbound bu
 Outreach's final-state table, expressed as happenings (the final state depends only on the
 terminal happening, so the result does not depend on the order in which happenings arrive):
 
-=========  ===============================================  =====================================
-Direction  Outreach's "Result"                              Happenings a provider emits -> final
-=========  ===============================================  =====================================
-both       answered by the callee                           answered, ended -> completed
-both       caller cancels before callee or voicemail        caller_hung_up -> canceled
-both       fails to set up (SIP 480 etc.)                   setup_failed -> failed
-inbound    user rejects                                     rejected -> busy
-inbound    user rejects and voicemail picks up              rejected, voicemail_left -> busy
-inbound    times out                                        not_answered -> no answer
-inbound    times out and voicemail picks up                 not_answered, voicemail_left
-                                                            -> no answer
-outbound   callee rejects                                   rejected -> busy
-outbound   callee rejects and voicemail picks up            answered_by_voicemail, ended
-                                                            -> completed
-outbound   times out                                        not_answered -> no answer
-outbound   times out and voicemail picks up                 answered_by_voicemail, ended
-                                                            -> completed
-=========  ===============================================  =====================================
+=========  ===================================  ===========  ============  =====================
+Happenings (outbound, no id)    final state  outcome       answeredAt
+==============================  ===========  ============  =====================
+answered, ended                 completed    answered      answered
+answered_by_voicemail, ended    completed    answered      answered_by_voicemail
+rejected                        busy         not answered  none
+not_answered                    no answer    not answered  none
+caller_hung_up                  canceled     not answered  none
+setup_failed                    failed       not answered  none
+==============================  ===========  ============  =====================
 
-(Each row may be preceded by dialling / ringing, and end with ended; on an inbound call,
-voicemail picking up - answered_by_voicemail or voicemail_left - means nobody answered, so an
-ended after it gives busy or no answer too, whatever order the happenings arrive in.)
-
-The contract's rules applied here
----------------------------------
-
-- States only move forward: initiated < ringing < in progress < the final states. Several
-  pending changes are coalesced into the newest one, stamped with the time it happened.
-- Outbound calls report initiated first, on their own, because Outreach treats an outbound call
-  as failed without it within 5 s of the launch. It is dated by the first dialling happening
-  (the earliest happening known, when none said dialling).
-- The first terminal happening (by time, then arrival) decides the final state; state
-  happenings after it are ignored, because Outreach refuses any change to a final state.
-- A final state waits `settle` after its deciding happening *arrived*, for happenings that
-  occurred earlier but are still on their way (a provider's retry, a second leg's callback).
-  A state happening that arrives after Outreach accepted the final state cannot change it any
-  more: it is ignored and listed in `Plan.late` for a person to look at.
-- A final state is always sent, however old: an Outreach call left ringing is worse than one
-  whose update Outreach refuses (and a refusal is recorded).
-- A recording link only for a completed call, a voicemail link only for an inbound call that
-  ended busy or no answer; links wait (HELD) until the final state is known, and are sent
-  with the final state or on their own. One recording per call: the newest link wins.
-- Links are tried until LINK_WINDOW after Outreach accepted the final state (we do not know
-  from which instant Outreach counts its hour), and not at all once Outreach refused one for
-  its window (`Reported.links_closed`).
-- When a provider never says how a call ended, `give_up_happening` closes it: completed if
-  anyone answered, otherwise failed, dated at its last happening.
+`completedAt` is the deciding happening's time (the final state's stateChangedAt); `answeredAt`
+the first answer (by a person or a machine) before it. The outcome's words on the wire, and the
+user, prospect and task, are the Outreach client's business. Recording and voicemail links are
+not part of a logged call and are ignored; once the call is logged nothing more is sent, and a
+state happening arriving after it that would have said something else is listed in `late`.
 """
 
 from __future__ import annotations
@@ -542,3 +511,91 @@ def _link_refusal(link: str | None, max_length: int) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return "link is not an http(s) URL a user could open"
     return None
+
+
+# Calls that did not start in Outreach -------------------------------------------------------
+
+
+class ExternalOutcome(StrEnum):
+    """Whether someone or something answered; the client spells it in Outreach's words."""
+
+    ANSWERED = "answered"
+    NOT_ANSWERED = "not answered"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExternalCallLog:
+    """The one `POST /calls` that logs a call which did not start in Outreach (seed 003)."""
+
+    outcome: ExternalOutcome
+    answered_at: datetime | None
+    completed_at: datetime
+    final_state: OutreachState  # what decided the outcome, for the timeline's "why"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExternalPlan:
+    log: ExternalCallLog | None  # the record to create now, or None (not ended, settling, logged)
+    verdicts: Mapping[str, tuple[Verdict, str]]
+    final_state: OutreachState | None
+    ended_at: datetime | None
+    settle_until: datetime | None = None
+    late: tuple[str, ...] = ()
+
+
+_LINKS = frozenset({Happening.RECORDING_READY, Happening.VOICEMAIL_LEFT})
+_ANSWERS = frozenset({Happening.ANSWERED, Happening.ANSWERED_BY_VOICEMAIL})
+
+
+def plan_external_log(
+    *,
+    happenings: Sequence[Happened],
+    logged: Reported,
+    now: datetime,
+    settle: timedelta = timedelta(0),
+) -> ExternalPlan:
+    """The record that logs an outbound call with no Outreach call id, once it has ended.
+
+    `logged` is what Outreach has: empty until the call is logged, then its final state, when
+    it ended and when Outreach accepted the record (so late happenings are found as for any
+    call). The final state is decided by `plan_next_update`'s rules, never a second way."""
+    states = [h for h in happenings if h.kind not in _LINKS]
+    plan = plan_next_update(
+        direction=Direction.OUTBOUND, happenings=states, reported=logged, now=now, settle=settle
+    )
+    verdicts = dict(plan.verdicts)
+    for happened in happenings:
+        if happened.kind in _LINKS:
+            verdicts[happened.key] = (
+                Verdict.IGNORED,
+                "a logged call carries no recording or voicemail link",
+            )
+    final_state = plan.final_state
+    log = None
+    if final_state is not None and plan.ended_at is not None and plan.settle_until is None:
+        ended_at = plan.ended_at
+        answers = [h.at for h in states if h.kind in _ANSWERS and h.at <= ended_at]
+        answered = final_state is OutreachState.COMPLETED
+        log = ExternalCallLog(
+            outcome=ExternalOutcome.ANSWERED if answered else ExternalOutcome.NOT_ANSWERED,
+            answered_at=min(answers) if answered and answers else None,
+            completed_at=ended_at,
+            final_state=final_state,
+        )
+        if is_final(logged.state):
+            wording = f"logged in Outreach as {log.outcome} (ended {final_state})"
+        else:
+            wording = f"to be logged in Outreach as {log.outcome} (ended {final_state})"
+        for key, (verdict, _) in verdicts.items():
+            if verdict is Verdict.APPLIED:
+                verdicts[key] = (Verdict.APPLIED, wording)
+        if is_final(logged.state):
+            log = None  # logged once: nothing more is ever sent for it
+    return ExternalPlan(
+        log=log,
+        verdicts=verdicts,
+        final_state=final_state,
+        ended_at=plan.ended_at,
+        settle_until=plan.settle_until,
+        late=plan.late,
+    )

@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from integrations.models import ProviderConnection
+from integrations.models import ProviderConnection, UnmatchedProspect
 from integrations.provider import Provider, SetupField
 from integrations.registry import provider_choices
 
@@ -41,6 +41,20 @@ class ProviderConnectionForm(forms.Form):
         if connection is not None:
             del self.fields["kind"]
             self.fields["name"].initial = connection.name
+            self.fields["log_external_calls"] = forms.BooleanField(
+                label="Log calls that did not start in Outreach",
+                required=False,
+                initial=connection.log_external_calls,
+                help_text="Outbound calls with no Outreach call id (desk phones, the phone "
+                "system's own app, campaign dialers) are logged in Outreach once they end, for "
+                "the rep the agent mapping names. Off: they are shown here only.",
+            )
+            self.fields["unmatched_prospect"] = forms.ChoiceField(
+                label="When the number called matches no single prospect",
+                choices=UnmatchedProspect.choices,
+                required=False,
+                initial=connection.unmatched_prospect,
+            )
         else:
             self.fields["kind"].initial = provider.kind
         for setup in provider.setup_fields:
@@ -76,6 +90,16 @@ class ProviderConnectionForm(forms.Form):
                 continue
             values[setup.name] = value
         return values
+
+    def logging_choices(self) -> dict[str, Any]:
+        """Whether calls that did not start in Outreach are logged, and how (an edit only)."""
+        if not self.editing:
+            return {}
+        return {
+            "log_external_calls": bool(self.cleaned_data.get("log_external_calls")),
+            "unmatched_prospect": self.cleaned_data.get("unmatched_prospect")
+            or UnmatchedProspect.LOG,
+        }
 
 
 def setup_form_field(setup: SetupField, saved: str, *, editing: bool) -> forms.CharField:

@@ -25,6 +25,11 @@ def new_webhook_token() -> str:
     return secrets.token_urlsafe(24)
 
 
+class UnmatchedProspect(models.TextChoices):
+    LOG = "log", "Log it without a prospect"
+    HOLD = "hold", "Hold it for a person"
+
+
 class ProviderConnection(OrganizationOwned):
     # A registry key (integrations/registry.py), checked by the setup form and the services
     # rather than by choices here, so that adding a provider needs no migration.
@@ -41,6 +46,14 @@ class ProviderConnection(OrganizationOwned):
     # The connection a rep's click-to-dial goes through (its provider must be able to place
     # calls); at most one per organisation, chosen by an admin on the Telephony page.
     places_calls = models.BooleanField(default=False)
+    # Log in Outreach the outbound calls that did not start there (desk phones, the provider's
+    # own app, campaign dialers), once they end (seed 003 "Log External Calls"). Off: they are
+    # shown in the portal only.
+    log_external_calls = models.BooleanField(default=False)
+    # Such a call whose number matches no prospect (or several): logged without one, or held.
+    unmatched_prospect = models.CharField(
+        max_length=10, choices=UnmatchedProspect.choices, default=UnmatchedProspect.LOG
+    )
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:

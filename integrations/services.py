@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from integrations.models import ProviderConnection, RepSignIn
+from integrations.models import ProviderConnection, RepSignIn, UnmatchedProspect
 from integrations.provider import Capability, Provider
 from integrations.registry import is_known, provider_class, provider_for
 from portal.audit.services import audit_record
@@ -56,24 +56,40 @@ def provider_connection_create(
 
 @transaction.atomic
 def provider_connection_update(
-    *, connection: ProviderConnection, name: str, setup: dict[str, str], actor: User
+    *,
+    connection: ProviderConnection,
+    name: str,
+    setup: dict[str, str],
+    actor: User,
+    log_external_calls: bool | None = None,
+    unmatched_prospect: str | None = None,
 ) -> None:
     """`setup` holds the fields to change; a field left out keeps its saved value (how a secret
-    the admin did not retype survives an edit)."""
+    the admin did not retype survives an edit). `log_external_calls` and `unmatched_prospect`
+    (None: unchanged) say whether calls that did not start in Outreach are logged there."""
     locked = ProviderConnection.objects.select_for_update().get(pk=connection.pk)
     saved = locked.setup_values()
     values = {**saved, **setup}
     _check_setup(provider_for(locked.kind), values)
     locked.name = name
     locked.set_setup_values(values)
-    locked.save(update_fields=["name", "credentials"])
+    if log_external_calls is not None:
+        locked.log_external_calls = log_external_calls
+    if unmatched_prospect is not None:
+        locked.unmatched_prospect = UnmatchedProspect(unmatched_prospect)
+    locked.save(update_fields=["name", "credentials", "log_external_calls", "unmatched_prospect"])
     audit_record(
         action="provider.update",
         organization=locked.organization,
         actor=actor,
         target=locked,
         # Which fields changed, never their values: some are secrets.
-        data={"name": name, "changed": sorted(k for k in values if values[k] != saved.get(k))},
+        data={
+            "name": name,
+            "changed": sorted(k for k in values if values[k] != saved.get(k)),
+            "log_external_calls": locked.log_external_calls,
+            "unmatched_prospect": locked.unmatched_prospect,
+        },
     )
 
 

@@ -126,6 +126,7 @@ def provider_edit(request: OrganizationRequest, connection_id: int) -> HttpRespo
             name=form.cleaned_data["name"],
             setup=form.setup_values(),
             actor=request.user,
+            **form.logging_choices(),
         )
         messages.success(request, f"“{form.cleaned_data['name']}” saved.")
         return redirect("providers", org=request.organization.slug)

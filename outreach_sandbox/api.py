@@ -7,6 +7,7 @@ X-RateLimit-* headers."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -33,16 +34,29 @@ from .resources import (
     org_resource,
     phone_number_resource,
     prospect_resource,
+    task_resource,
     user_resource,
 )
 from .rules import (
+    LOG_RELATIONSHIPS,
     VOICE_EXTENSION,
     CallUpdate,
     Rule,
     check_call_update,
+    check_logged_call,
     check_new_inbound_call,
+    is_logged_call,
 )
-from .store import RATE_WINDOW, AccessToken, Call, CallEvent, Prospect, User, normalize_number
+from .store import (
+    RATE_WINDOW,
+    AccessToken,
+    Call,
+    CallEvent,
+    Prospect,
+    Task,
+    User,
+    normalize_number,
+)
 
 PREFIX = "/api/v2"
 
@@ -287,6 +301,8 @@ def create_call(request: Request, ctx: Context, _: dict[str, str]) -> Response:
     attributes, relationships = read_resource(
         document, resource_type="call", resource_id=None, trace=ctx.trace
     )
+    if is_logged_call(attributes):
+        return _log_call(ctx, attributes, relationships)
     new_call = check_new_inbound_call(attributes, ctx.now, ctx.trace)
     for name in relationships:
         if name not in ("user", "prospect"):
@@ -320,6 +336,69 @@ def create_call(request: Request, ctx: Context, _: dict[str, str]) -> Response:
         )
     )
     return jsonapi_response(201, {"data": call_resource(call, ctx.base_url)})
+
+
+def _log_call(ctx: Context, attributes: dict[str, Any], relationships: dict[str, Any]) -> Response:
+    """POST /calls logging a call that already happened (003 "Log External Calls"): its own
+    rules, none of the Voice Extension ones. The call is created as it ended; it has no state
+    and, not being a Voice Extension call, cannot be updated afterwards."""
+    logged = check_logged_call(attributes, ctx.store.outcome_vocabulary, ctx.trace)
+    for name in relationships:
+        if name not in LOG_RELATIONSHIPS:
+            raise _relationship_refused(Rule.LOG_ATTRIBUTES, name, "is not accepted")
+    user_id = relationship_id(relationships, "user", "user", Rule.LOG_USER, ctx.trace)
+    if user_id is None or _org_user(ctx, user_id) is None:
+        raise _relationship_refused(Rule.LOG_USER, "user", "must name a user of this org")
+    prospect_id = relationship_id(
+        relationships, "prospect", "prospect", Rule.LOG_PROSPECT, ctx.trace
+    )
+    if prospect_id is not None and _org_prospect(ctx, prospect_id) is None:
+        raise _relationship_refused(
+            Rule.LOG_PROSPECT, "prospect", "must name a prospect of this org"
+        )
+    task_id = relationship_id(relationships, "task", "task", Rule.LOG_TASK, ctx.trace)
+    if task_id is not None:
+        _check_log_task(ctx, task_id, user_id=user_id, prospect_id=prospect_id)
+    call = ctx.store.add_call(
+        Call(
+            id=ctx.store.next_call_id(),
+            org_guid=_caller(ctx).org_guid,
+            user_id=user_id,
+            prospect_id=prospect_id,
+            direction=logged.direction,
+            external_vendor=logged.external_vendor,
+            from_number=logged.from_number,
+            to_number=logged.to_number,
+            vendor_call_id=logged.vendor_call_id,
+            note=logged.note,
+            state=None,
+            state_changed_at=None,
+            created_at=ctx.now,
+            updated_at=ctx.now,
+            outcome=logged.outcome,
+            answered_at=logged.answered_at,
+            completed_at=logged.completed_at,
+            dialed_at=logged.dialed_at,
+            task_id=task_id,
+        )
+    )
+    return jsonapi_response(201, {"data": call_resource(call, ctx.base_url)})
+
+
+def _check_log_task(ctx: Context, task_id: int, *, user_id: int, prospect_id: int | None) -> None:
+    """003: "If there's an existing open call task, then you may specify that task": a call
+    task of this org, still open, of the calling user and about the call's prospect."""
+    ctx.trace.check(Rule.API_ORG)
+    task = ctx.store.tasks.get(task_id)
+    if task is None or task.org_guid != _caller(ctx).org_guid:
+        why = "must name a task of this org"
+    elif task.action != "call" or task.state == "complete":
+        why = "must name an open call task"
+    elif task.owner_id != user_id or task.prospect_id != prospect_id:
+        why = "must name a task of the call's user about the call's prospect"
+    else:
+        return
+    raise _relationship_refused(Rule.LOG_TASK, "task", why)
 
 
 def _relationship_refused(rule: Rule, name: str, why: str) -> ApiError:
@@ -389,12 +468,41 @@ def _apply_update(call: Call, update: CallUpdate, ctx: Context) -> None:
     call.updated_at = ctx.now
 
 
+# Tasks ----------------------------------------------------------------------------------------
+
+
+def list_tasks(request: Request, ctx: Context, _: dict[str, str]) -> Response:
+    """003 "Discover Open Tasks": `filter[state]=incomplete&filter[owner][id]=1`, and the
+    OpenAPI document's `filter[prospect][id]`."""
+    check_query(
+        request,
+        ctx.trace,
+        filters=("state", "owner][id", "prospect][id"),
+        includes=("prospect",),
+        collection=True,
+    )
+    org = _caller(ctx).org_guid
+    tasks = [t for t in ctx.store.tasks.values() if t.org_guid == org]
+    wanted: dict[str, Callable[[Task], str]] = {
+        "state": lambda t: t.state,
+        "owner][id": lambda t: str(t.owner_id),
+        "prospect][id": lambda t: str(t.prospect_id),
+    }
+    for name, value_of in wanted.items():
+        if (value := request.param(f"filter[{name}]")) is not None:
+            tasks = [t for t in tasks if value_of(t) == value]
+    resources = [task_resource(t, ctx.base_url) for t in tasks]
+    url = f"{ctx.base_url}{PREFIX}/tasks"
+    return jsonapi_response(200, collection_document(request, resources, url))
+
+
 ROUTES: list[Route] = [
     route("GET", "", who_am_i),
     route("GET", "/users", list_users, "users.read"),
     route("GET", r"/users/(?P<id>[^/]+)", get_user, "users.read"),
     route("GET", "/phoneNumbers", list_phone_numbers, "phoneNumbers.read"),
     route("GET", r"/prospects/(?P<id>[^/]+)", get_prospect, "prospects.read"),
+    route("GET", "/tasks", list_tasks, "tasks.read"),
     route("GET", "/calls", list_calls, "calls.read"),
     route("POST", "/calls", create_call, "calls.write"),
     route("GET", r"/calls/(?P<id>[^/]+)", get_call, "calls.read"),

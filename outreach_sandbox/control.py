@@ -204,6 +204,22 @@ class SandboxControl:
         answer = self._call("GET", "/prospects", params=params)["prospects"]
         return cast(list[ProspectInfo], answer)
 
+    def create_task(
+        self,
+        owner_id: int,
+        *,
+        prospect_id: int | None = None,
+        action: str = "call",
+        state: str = "incomplete",
+    ) -> dict[str, Any]:
+        body = {"ownerId": owner_id, "prospectId": prospect_id, "action": action, "state": state}
+        return cast(dict[str, Any], self._call("POST", "/tasks", json=body))
+
+    def set_outcome_vocabulary(self, vocabulary: str) -> None:
+        """ "reference" ("Answered" / "Not Answered") or "guide" ("completed" / "no_answer"):
+        the words a logged call's outcome must use until the next reset."""
+        self._call("POST", "/outcome-vocabulary", json={"outcomeVocabulary": vocabulary})
+
     # Tokens ------------------------------------------------------------------------------------
 
     def issue_token(

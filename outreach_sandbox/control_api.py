@@ -13,7 +13,7 @@ from .errors import ApiError
 from .messages import Context, Request, Response, Route, json_response, route
 from .oauth import SCOPE_PATTERN, token_document
 from .resources import call_resource, timestamp
-from .rules import INITIATED_DEADLINE, VOICE_EXTENSION
+from .rules import INITIATED_DEADLINE, OUTCOME_VOCABULARIES, VOICE_EXTENSION
 from .store import Call, Fault, HeldRequest, Limits, Org, Prospect, User
 
 PREFIX = "/_control"
@@ -113,8 +113,19 @@ def get_config(request: Request, ctx: Context, _: dict[str, str]) -> Response:
             "defaultOrg": _org_json(ctx.store.default_org),
             "limits": _limits_json(ctx.store.limits),
             "clock": _clock_json(ctx),
+            "outcomeVocabulary": ctx.store.outcome_vocabulary,
         },
     )
+
+
+def set_outcome_vocabulary(request: Request, ctx: Context, _: dict[str, str]) -> Response:
+    """{"outcomeVocabulary": "reference" | "guide"}: the words a logged call's outcome must use
+    from now on (rules.OUTCOME_VOCABULARIES); a reset goes back to the startup option's."""
+    vocabulary = _field(_body(request), "outcomeVocabulary", str)
+    if vocabulary not in OUTCOME_VOCABULARIES:
+        raise _invalid(f"outcomeVocabulary is one of {', '.join(OUTCOME_VOCABULARIES)}.")
+    ctx.store.outcome_vocabulary = vocabulary
+    return json_response(200, {"outcomeVocabulary": vocabulary})
 
 
 def reset(request: Request, ctx: Context, _: dict[str, str]) -> Response:
@@ -200,6 +211,24 @@ def list_prospects(request: Request, ctx: Context, _: dict[str, str]) -> Respons
     org_guid = request.param("orgGuid")
     prospects = [p for p in ctx.store.prospects.values() if org_guid in (None, p.org_guid)]
     return json_response(200, {"prospects": [_prospect_json(ctx, p) for p in prospects]})
+
+
+def create_task(request: Request, ctx: Context, _: dict[str, str]) -> Response:
+    """A task of `ownerId` about `prospectId`: `action` (call) and `state` (incomplete)."""
+    body = _body(request)
+    owner = _user(ctx, _field(body, "ownerId", int))
+    prospect_id = _field(body, "prospectId", int, None)
+    prospect = ctx.store.prospects.get(prospect_id) if prospect_id is not None else None
+    if prospect_id is not None and (prospect is None or prospect.org_guid != owner.org_guid):
+        raise _missing(f"prospect {prospect_id} in the owner's org")
+    task = ctx.store.add_task(
+        org_guid=owner.org_guid,
+        owner_id=owner.id,
+        prospect_id=prospect_id,
+        action=_field(body, "action", str, "call"),
+        state=_field(body, "state", str, "incomplete"),
+    )
+    return json_response(201, {"id": task.id, "ownerId": owner.id, "prospectId": prospect_id})
 
 
 # Tokens ---------------------------------------------------------------------------------------
@@ -445,6 +474,8 @@ ROUTES: list[Route] = [
     route("POST", r"/users/(?P<id>\d+)/revoke-tokens", revoke_tokens),
     route("GET", "/prospects", list_prospects),
     route("POST", "/prospects", create_prospect),
+    route("POST", "/tasks", create_task),
+    route("POST", "/outcome-vocabulary", set_outcome_vocabulary),
     route("POST", "/tokens", issue_token),
     route("POST", "/calls", launch_call),
     route("GET", r"/calls/(?P<id>[^/]+)", get_call),

@@ -28,6 +28,9 @@ class SandboxOptions:
     refresh_token_lifetime: int = 14 * 24 * 3600
     mint_window: int = 60
     rate_limit_per_hour: int = 10_000
+    # The words a logged call's outcome must use: "reference" (001: "Answered" / "Not
+    # Answered") or "guide" (003: "completed" / "no_answer").
+    outcome_vocabulary: str = "reference"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,6 +64,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rate-limit", type=int, default=defaults.rate_limit_per_hour, help="requests/user/hour"
     )
+    parser.add_argument(
+        "--outcome-vocabulary",
+        choices=("reference", "guide"),
+        default=defaults.outcome_vocabulary,
+        help="the words a logged call's outcome must use (001's, or 003's guide's)",
+    )
 
 
 def options_from_arguments(arguments: Mapping[str, Any]) -> SandboxOptions:
@@ -75,4 +84,5 @@ def options_from_arguments(arguments: Mapping[str, Any]) -> SandboxOptions:
         refresh_token_lifetime=int(arguments["refresh_token_lifetime"]),
         mint_window=int(arguments["mint_window"]),
         rate_limit_per_hour=int(arguments["rate_limit"]),
+        outcome_vocabulary=str(arguments.get("outcome_vocabulary") or "reference"),
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from .store import Call, Org, PhoneNumber, Prospect, User
+from .store import Call, Org, PhoneNumber, Prospect, Task, User
 
 
 def timestamp(moment: datetime | None) -> str | None:
@@ -101,15 +101,15 @@ def phone_number_resource(phone: PhoneNumber, base_url: str) -> dict[str, Any]:
 def call_attributes(call: Call) -> dict[str, Any]:
     """All of 001's Call attributes; those the sandbox does not track are null."""
     return {
-        "answeredAt": None,
-        "completedAt": None,
+        "answeredAt": timestamp(call.answered_at),
+        "completedAt": timestamp(call.completed_at),
         "createdAt": timestamp(call.created_at),
-        "dialedAt": None,
+        "dialedAt": timestamp(call.dialed_at),
         "direction": call.direction,
         "externalVendor": call.external_vendor,
         "from": call.from_number,
         "note": call.note,
-        "outcome": None,
+        "outcome": call.outcome,
         "recordingUrl": call.recording_url,
         "returnedAt": None,
         "sequenceAction": None,
@@ -135,6 +135,26 @@ def call_resource(call: Call, base_url: str) -> dict[str, Any]:
         "relationships": {
             "user": identifier("user", call.user_id),
             "prospect": identifier("prospect", call.prospect_id),
+            "task": identifier("task", call.task_id),
         },
         "links": {"self": f"{base_url}/api/v2/calls/{call.id}"},
+    }
+
+
+def task_resource(task: Task, base_url: str) -> dict[str, Any]:
+    return {
+        "type": "task",
+        "id": task.id,
+        "attributes": {
+            "action": task.action,
+            "state": task.state,
+            "completed": task.state == "complete",
+            "createdAt": timestamp(task.created_at),
+            "updatedAt": timestamp(task.created_at),
+        },
+        "relationships": {
+            "owner": identifier("user", task.owner_id),
+            "prospect": identifier("prospect", task.prospect_id),
+        },
+        "links": {"self": f"{base_url}/api/v2/tasks/{task.id}"},
     }

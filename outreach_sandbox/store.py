@@ -100,6 +100,26 @@ class Call:
     launched_at: datetime | None = None
     initiated_at: datetime | None = None
     history: list[CallEvent] = field(default_factory=list)
+    # Logged calls only (003): what happened, and the call task they were logged against.
+    outcome: str | None = None
+    answered_at: datetime | None = None
+    completed_at: datetime | None = None
+    dialed_at: datetime | None = None
+    task_id: int | None = None
+
+
+@dataclass
+class Task:
+    """A task of a user about a prospect (003 "Discover Open Tasks"); only what logging a call
+    against an open call task needs."""
+
+    id: int
+    org_guid: str
+    owner_id: int
+    prospect_id: int | None
+    action: str  # "action_item", "call", "email" or "in_person"
+    state: str  # "pending", "incomplete" or "complete"
+    created_at: datetime
 
 
 @dataclass
@@ -201,6 +221,9 @@ class Store:
         self.prospects: dict[int, Prospect] = {}
         self.phone_numbers: dict[int, PhoneNumber] = {}
         self.calls: dict[str, Call] = {}  # keyed by str(id): ids are opaque strings in URLs
+        self.tasks: dict[int, Task] = {}
+        # Which words a logged call's outcome must use (rules.OUTCOME_VOCABULARIES).
+        self.outcome_vocabulary = self.options.outcome_vocabulary
         self.access_tokens: dict[str, AccessToken] = {}
         self.refresh_tokens: dict[str, RefreshToken] = {}
         self.codes: dict[str, AuthorizationCode] = {}
@@ -212,6 +235,7 @@ class Store:
         self._prospect_ids = itertools.count(1)
         self._phone_number_ids = itertools.count(1)
         self._call_ids = itertools.count(1)
+        self._task_ids = itertools.count(1)
         self.default_org = self.add_org(name="Sandbox Org")
 
     # The clock -----------------------------------------------------------------------------
@@ -285,6 +309,21 @@ class Store:
 
     def next_call_id(self) -> int:
         return next(self._call_ids)
+
+    def add_task(
+        self, *, org_guid: str, owner_id: int, prospect_id: int | None, action: str, state: str
+    ) -> Task:
+        task = Task(
+            id=next(self._task_ids),
+            org_guid=org_guid,
+            owner_id=owner_id,
+            prospect_id=prospect_id,
+            action=action,
+            state=state,
+            created_at=self.now(),
+        )
+        self.tasks[task.id] = task
+        return task
 
     # OAuth ---------------------------------------------------------------------------------
 

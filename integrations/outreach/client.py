@@ -30,18 +30,34 @@ from integrations.outreach.errors import (
     OutreachRateLimited,
     OutreachResponse,
 )
-from integrations.outreach.models import OutreachConnection
+from integrations.outreach.models import OutcomeWords, OutreachConnection
 from integrations.outreach.services import (
     OutreachIdentity,
     connection_access_token,
     connection_refresh,
+    outreach_org_outcome_words,
+    outreach_org_outcome_words_learn,
 )
-from integrations.outreach.transport import error_of, new_http_client, retry_after, send
+from integrations.outreach.transport import (
+    error_of,
+    error_pointer,
+    new_http_client,
+    retry_after,
+    send,
+)
 from portal.encryption import Secret
 
 JSON_API = "application/vnd.api+json"
 TRANSIENT_4XX = frozenset({401, 408, 429})
 VENDOR_CALL_ID_MAX = 63  # Outreach's vendorCallId column
+# A logged call's outcome (answered, not answered) in each of the seeds' words: the Call
+# resource's (001, the OpenAPI document) and seed 003's guide's. Outreach's 422 pointing at the
+# outcome says which one an Outreach org does not take.
+OUTCOME_WORDING = {
+    OutcomeWords.REFERENCE: ("Answered", "Not Answered"),
+    OutcomeWords.GUIDE: ("completed", "no_answer"),
+}
+OUTCOME_POINTER = "/data/attributes/outcome"
 
 
 # The call requests the pipeline makes, as typed values: what to ask, never how it is spelled
@@ -84,7 +100,25 @@ class FindCall:
     vendor_call_id: str
 
 
-CallRequest = CreateInboundCall | UpdateCall | ReadCall | FindCall
+@dataclass(frozen=True, kw_only=True)
+class LogCall:
+    """`POST /calls` logging a call that did not start in Outreach, once it ended (seed 003 "Log
+    External Calls"), after looking up the prospect by the number called and that prospect's
+    open call task for the user. `hold_without_prospect`: the organisation would rather hold a
+    call whose number matches no single prospect than log it without one."""
+
+    outreach_user_id: str
+    direction: str
+    answered: bool
+    answered_at: datetime | None
+    completed_at: datetime
+    from_number: str
+    to_number: str
+    vendor_call_id: str
+    hold_without_prospect: bool = False
+
+
+CallRequest = CreateInboundCall | UpdateCall | ReadCall | FindCall | LogCall
 
 
 @dataclass(frozen=True)
@@ -138,7 +172,30 @@ class CallSearch:
         return self.response.attempts
 
 
-CallResult = CallCreated | CallUpdated | CallAsOutreachHasIt | CallSearch
+@dataclass(frozen=True, kw_only=True)
+class CallLogged:
+    """A logged call: its id, what it was linked to and why, for the call's timeline."""
+
+    call_id: str
+    prospect_id: str | None
+    task_id: str | None
+    outcome: str  # as sent
+    notes: tuple[str, ...]  # why the prospect, the task and the outcome's words are what they are
+    attempts: list[Attempt]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallNotLogged:
+    """Nothing was created: the number matches no single prospect and the organisation holds
+    such calls for a person."""
+
+    reason: str
+    attempts: list[Attempt]
+
+
+CallResult = (
+    CallCreated | CallUpdated | CallAsOutreachHasIt | CallSearch | CallLogged | CallNotLogged
+)
 
 
 def vendor_call_id(provider_call_id: str) -> str:
@@ -158,6 +215,8 @@ def describe(request: CallRequest) -> tuple[str, str, dict[str, Any] | None]:
         return "PATCH", f"/calls/{request.call_id}", _update_document(request)
     if isinstance(request, ReadCall):
         return "GET", f"/calls/{request.call_id}", None
+    if isinstance(request, LogCall):
+        return "POST", "/calls", log_call_document(request, outcome_words=OutcomeWords.REFERENCE)
     return "GET", f"/calls?filter[vendorCallId]={request.vendor_call_id}", None
 
 
@@ -220,11 +279,32 @@ class OutreachClient:
 
     def find_prospect_by_number(self, number: str) -> tuple[str | None, OutreachResponse]:
         """The prospect with this phone number (E.164), or None. Outreach matches the digits."""
+        prospects, response = self.find_prospects_by_number(number)
+        return (prospects[0] if prospects else None), response
+
+    def find_prospects_by_number(self, number: str) -> tuple[list[str], OutreachResponse]:
+        """Every prospect with this phone number (E.164), each once, in Outreach's order."""
         response = self._request("GET", "/phoneNumbers", params={"filter[number]": number})
+        prospects: dict[str, None] = {}
         for phone in response.data or []:
             prospect = ((phone.get("relationships") or {}).get("prospect") or {}).get("data")
             if prospect:
-                return str(prospect["id"]), response
+                prospects[str(prospect["id"])] = None
+        return list(prospects), response
+
+    def find_open_call_task(
+        self, *, outreach_user_id: str, prospect_id: str
+    ) -> tuple[str | None, OutreachResponse]:
+        """The user's open call task about this prospect, if any (003 "Discover Open Tasks")."""
+        params = {
+            "filter[state]": "incomplete",
+            "filter[owner][id]": outreach_user_id,
+            "filter[prospect][id]": prospect_id,
+        }
+        response = self._request("GET", "/tasks", params=params)
+        for task in response.data if isinstance(response.data, list) else []:
+            if (task.get("attributes") or {}).get("action") == "call":
+                return str(task["id"]), response
         return None, response
 
     def create_call(
@@ -290,7 +370,93 @@ class OutreachClient:
             return CallUpdated(self._request("PATCH", path, body=_update_document(request)))
         if isinstance(request, ReadCall):
             return _as_outreach_has_it(self.get_call(request.call_id))
+        if isinstance(request, LogCall):
+            return self._log_call(request)
         return self.find_call_by_vendor_call_id(request.vendor_call_id)
+
+    def _log_call(self, request: LogCall) -> CallLogged | CallNotLogged:
+        attempts: list[Attempt] = []
+        notes: list[str] = []
+        prospects: list[str] = []
+        if request.to_number:
+            with _after(attempts):
+                prospects, lookup = self.find_prospects_by_number(request.to_number)
+            attempts += lookup.attempts
+        prospect_id = prospects[0] if len(prospects) == 1 else None
+        if prospect_id is None:
+            unmatched = (
+                f"{len(prospects)} prospects ({', '.join(prospects)}) have the number "
+                f"{request.to_number}"
+                if prospects
+                else f"no prospect has the number {request.to_number or '(none given)'}"
+            )
+            if request.hold_without_prospect:
+                return CallNotLogged(
+                    reason=f"Not logged in Outreach: {unmatched}, and this connection holds "
+                    "such calls for a person (it may log them without a prospect instead).",
+                    attempts=attempts,
+                )
+            notes.append(f"logged without a prospect: {unmatched}")
+        else:
+            notes.append(
+                f"prospect {prospect_id}: the only one with the number {request.to_number}"
+            )
+        task_id = None
+        if prospect_id is not None:
+            try:
+                with _after(attempts):
+                    task_id, tasks = self.find_open_call_task(
+                        outreach_user_id=request.outreach_user_id, prospect_id=prospect_id
+                    )
+                attempts += tasks.attempts
+                notes.append(
+                    f"open call task {task_id}" if task_id else "no open call task to log against"
+                )
+            except OutreachError as error:
+                if not error.permanent:
+                    raise
+                # An older connection lacks tasks.read (403): the call is still worth logging.
+                attempts = error.attempts
+                notes.append(f"no task: Outreach refused looking for one ({error})")
+
+        org_id = self.connection.outreach_org_id if self.connection else ""
+        words = outreach_org_outcome_words(outreach_org_id=org_id)
+        try:
+            with _after(attempts):
+                response = self._request(
+                    "POST", "/calls", body=_log_body(request, words, prospect_id, task_id)
+                )
+        except OutreachError as error:
+            if not (error.status == 422 and error.pointer == OUTCOME_POINTER):
+                raise
+            refused, words = words, _other(words)
+            attempts = error.attempts
+            notes.append(
+                f"Outreach refused the outcome in the {refused} words ({error.detail}); "
+                f"sent again in the {words} words"
+            )
+            with _after(attempts):
+                response = self._request(
+                    "POST", "/calls", body=_log_body(request, words, prospect_id, task_id)
+                )
+            outreach_org_outcome_words_learn(outreach_org_id=org_id, words=words)
+        attempts += response.attempts
+        call_id = _first_id(response.data)
+        if call_id is None:
+            raise OutreachError(
+                "Outreach logged the call but did not answer its id.",
+                permanent=True,
+                status=response.attempt.status,
+                attempts=attempts,
+            )
+        return CallLogged(
+            call_id=call_id,
+            prospect_id=prospect_id,
+            task_id=task_id,
+            outcome=_outcome(request, words),
+            notes=tuple(notes),
+            attempts=attempts,
+        )
 
     def _create_inbound_call(self, request: CreateInboundCall) -> CallCreated:
         prospect_id, lookup = (
@@ -402,6 +568,7 @@ class OutreachClient:
             error_id=error_id,
             detail=detail,
             attempts=attempts,
+            pointer=error_pointer(document),
         )
 
 
@@ -438,6 +605,52 @@ def create_call_document(
         "vendorCallId": vendor_call_id,
     }
     return {"data": {"type": "call", "attributes": attributes, "relationships": relationships}}
+
+
+def log_call_document(
+    request: LogCall,
+    *,
+    outcome_words: OutcomeWords,
+    prospect_id: str | None = None,
+    task_id: str | None = None,
+) -> dict[str, Any]:
+    """The JSON:API body of a logged call's `POST /calls` (seed 003 "Log External Calls"): no
+    externalVendor and no state, since it is not a Voice Extension call and it has ended."""
+    attributes: dict[str, Any] = {
+        "direction": request.direction,
+        "outcome": _outcome(request, outcome_words),
+        "completedAt": _timestamp(request.completed_at),
+        "vendorCallId": request.vendor_call_id,
+    }
+    if request.answered_at is not None:
+        attributes["answeredAt"] = _timestamp(request.answered_at)
+    if request.from_number:
+        attributes["from"] = request.from_number
+    if request.to_number:
+        attributes["to"] = request.to_number
+    relationships: dict[str, Any] = {
+        "user": {"data": {"type": "user", "id": _id(request.outreach_user_id)}}
+    }
+    if prospect_id is not None:
+        relationships["prospect"] = {"data": {"type": "prospect", "id": _id(prospect_id)}}
+    if task_id is not None:
+        relationships["task"] = {"data": {"type": "task", "id": _id(task_id)}}
+    return {"data": {"type": "call", "attributes": attributes, "relationships": relationships}}
+
+
+def _log_body(
+    request: LogCall, words: OutcomeWords, prospect_id: str | None, task_id: str | None
+) -> dict[str, Any]:
+    return log_call_document(request, outcome_words=words, prospect_id=prospect_id, task_id=task_id)
+
+
+def _outcome(request: LogCall, words: OutcomeWords) -> str:
+    answered, not_answered = OUTCOME_WORDING[words]
+    return answered if request.answered else not_answered
+
+
+def _other(words: OutcomeWords) -> OutcomeWords:
+    return OutcomeWords.GUIDE if words is OutcomeWords.REFERENCE else OutcomeWords.REFERENCE
 
 
 def update_call_document(call_id: str, *, attributes: dict[str, Any]) -> dict[str, Any]:

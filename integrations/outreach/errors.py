@@ -41,9 +41,11 @@ class OutreachError(Exception):
         detail: str = "",
         retry_after: float | None = None,
         attempts: list[Attempt] | None = None,
+        pointer: str = "",
     ) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.pointer = pointer  # JSON:API source.pointer: what Outreach refused, when it says
         self.status = status
         self.error_id = error_id
         self.detail = detail

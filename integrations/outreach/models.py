@@ -24,6 +24,15 @@ from portal.tenancy.models import Organization, OrganizationOwned
 REFRESH_MARGIN = timedelta(minutes=5)
 
 
+class OutcomeWords(models.TextChoices):
+    """The words a logged call's outcome is spelled in. The seeds disagree: the Call resource
+    (001, and the OpenAPI document) says "Answered" / "Not Answered", seed 003's guide
+    "completed" / "no_answer"; which one an Outreach org takes is learned from its 422."""
+
+    REFERENCE = "reference", "Answered / Not Answered (the Call reference)"
+    GUIDE = "guide", "completed / no_answer (the Log External Calls guide)"
+
+
 class OutreachOrg(OrganizationOwned):
     """The one Outreach org an organisation works with. Unique both ways: one Outreach org
     belongs to at most one of our organisations, and the database refuses a second link."""
@@ -34,6 +43,10 @@ class OutreachOrg(OrganizationOwned):
     outreach_org_id = models.CharField(max_length=100, unique=True)
     name = models.CharField(max_length=200, blank=True)
     linked_at = models.DateTimeField(auto_now_add=True)
+    # The outcome words this Outreach org accepted last when a call was logged.
+    outcome_words = models.CharField(
+        max_length=10, choices=OutcomeWords.choices, default=OutcomeWords.REFERENCE
+    )
 
     def __str__(self) -> str:
         return self.name or self.outreach_org_id

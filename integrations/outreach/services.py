@@ -27,6 +27,7 @@ from integrations.outreach.errors import (
 from integrations.outreach.models import (
     ConnectionKind,
     ConnectionStatus,
+    OutcomeWords,
     OutreachConnection,
     OutreachOrg,
 )
@@ -422,3 +423,18 @@ def _unusable(row: OutreachConnection, **kwargs: object) -> ConnectionUnusable:
         connection_id=row.pk,
         **kwargs,
     )
+
+
+def outreach_org_outcome_words(*, outreach_org_id: str) -> OutcomeWords:
+    """The words this Outreach org took last for a logged call's outcome (the reference's until
+    it refuses them)."""
+    words = (
+        OutreachOrg.objects.filter(outreach_org_id=outreach_org_id)
+        .values_list("outcome_words", flat=True)
+        .first()
+    )
+    return OutcomeWords(words) if words else OutcomeWords.REFERENCE
+
+
+def outreach_org_outcome_words_learn(*, outreach_org_id: str, words: OutcomeWords) -> None:
+    OutreachOrg.objects.filter(outreach_org_id=outreach_org_id).update(outcome_words=words)

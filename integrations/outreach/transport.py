@@ -45,6 +45,15 @@ def _body(response: httpx.Response) -> Any:
         return response.text[:MAX_TEXT_BODY]
 
 
+def error_pointer(body: Any) -> str:
+    """The JSON:API `errors[0].source.pointer`, e.g. `/data/attributes/outcome`, or ""."""
+    errors = body.get("errors") if isinstance(body, dict) else None
+    first = errors[0] if isinstance(errors, list) and errors else None
+    source = first.get("source") if isinstance(first, dict) else None
+    pointer = source.get("pointer") if isinstance(source, dict) else None
+    return pointer if isinstance(pointer, str) else ""
+
+
 def error_of(body: Any) -> tuple[str | None, str]:
     """Outreach's error id and detail: JSON:API `errors[0]` or OAuth's `error`."""
     if not isinstance(body, dict):

@@ -69,6 +69,7 @@ def test_it_connects_the_organisation_through_outreachs_authorize_page(
         "calls.read",
         "calls.write",
         "phoneNumbers.read",
+        "tasks.read",
         "users.read",
     ]
     assert OutreachOrg.objects.get(organization=cast.org).outreach_org_id == outreach.org_guid

@@ -16,7 +16,7 @@ from allauth.socialaccount.providers.oauth2.provider import OAuth2Provider
 from integrations.outreach.authorization.views import OutreachTokenExchange
 
 # The least the product needs; README.md gives the reason for each.
-SCOPES = ["calls.read", "calls.write", "users.read", "phoneNumbers.read"]
+SCOPES = ["calls.read", "calls.write", "users.read", "phoneNumbers.read", "tasks.read"]
 
 
 class OutreachAccount(ProviderAccount):
