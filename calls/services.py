@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from calls.doorbell import enqueue_call, enqueue_calls
 from calls.inbox import inbox_accept
@@ -79,6 +79,22 @@ def call_replay(*, call: Call, actor: User) -> None:
         )
         urgent = call_is_urgent(call)
         transaction.on_commit(lambda: enqueue_call(call.pk, urgent=urgent))
+
+
+# A call Outreach is up to date on, with nothing for a person to look at: a replay would change
+# nothing, so it is refused with that said.
+REPLAYABLE = ~Q(status=CallStatus.DONE, attention="")
+# Calls one bulk replay re-plans at most, newest first (each is one short transaction).
+BULK_REPLAY_LIMIT = 500
+
+
+def calls_replay(*, calls: QuerySet[Call], actor: User) -> int:
+    """Replay the newest replayable calls of a filtered set, each audited like a single replay.
+    Returns how many were replayed."""
+    chosen = list(calls.filter(REPLAYABLE).order_by("-created", "-id")[:BULK_REPLAY_LIMIT])
+    for call in chosen:
+        call_replay(call=call, actor=actor)
+    return len(chosen)
 
 
 def agent_mapping_delete(*, mapping: AgentMapping, actor: User) -> None:
