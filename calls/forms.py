@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+import phonenumbers
 from django import forms
 
 from calls.models import AgentIdentityKind, AgentMapping, CallStatus
@@ -107,12 +108,21 @@ class CallFilterForm(forms.Form):
 
 
 def phone_candidates(search: str, *, region: str) -> tuple[str, ...]:
-    """How a phone number someone typed may be stored: E.164 when it parses (calls keep E.164
-    when their provider's number parses), and as typed."""
+    """How a phone number someone typed may be stored: E.164 (what calls keep when their
+    provider's number parses), read in the organisation's region, with or without a country
+    code; and as typed. Empty when the search has no digits."""
     if not search or not any(ch.isdigit() for ch in search):
         return ()
-    number = normalise_number(search, default_region=region)
-    return tuple(dict.fromkeys(n for n in (number.e164, search) if n))
+    forms = [normalise_number(search, default_region=region).e164, search]
+    try:
+        possible = phonenumbers.parse(search, region or None)
+        if phonenumbers.is_possible_number(possible):
+            forms.append(phonenumbers.format_number(possible, phonenumbers.PhoneNumberFormat.E164))
+    except phonenumbers.NumberParseException:
+        pass
+    digits = "".join(ch for ch in search if ch.isdigit())
+    forms.append("+" + digits)
+    return tuple(dict.fromkeys(form for form in forms if form))
 
 
 def _midnight(day: date) -> datetime:
