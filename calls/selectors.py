@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 
-from calls.models import NEEDS_ATTENTION, Call
+from calls.models import NEEDS_ATTENTION, Call, CallStatus
 
 # Re-exported: callers read one call's timeline from here too.
 from calls.timeline import TimelineEntry as TimelineEntry
@@ -147,12 +147,20 @@ def dashboard_figures(
     Platform staff also see every Outreach connection whose token endpoint is failing."""
     calls = calls_visible(organization=organization, membership=membership)
     by_status = dict(calls.values_list("status").annotate(n=Count("id")).order_by())
+    # Up to date but not over (Outreach has `ringing`, say): not to be read as finished.
+    ongoing = calls.filter(status=CallStatus.DONE, final_state="").count() if by_status else 0
+    labels = dict(CallStatus.choices)
+    figures = [
+        (status, labels[status], by_status.get(status, 0) - (ongoing if status == "done" else 0))
+        for status in CallStatus.values
+    ]
+    figures.insert(2, (CallStatus.DONE, "Up to date, still in progress", ongoing))
     troubled = OutreachConnection.objects.exclude(token_error="").select_related("organization")
     if not user.is_staff:
         troubled = troubled.filter(organization=organization)
     return {
         "calls_total": sum(by_status.values()),
-        "calls_by_status": by_status,
+        "calls_by_status": [figure for figure in figures if figure[2]],
         "needs_attention": calls_needing_attention(calls).order_by("-created")[:10],
         "token_trouble": troubled.order_by("token_error_since")[:20],
         # Requests that matched no connection, counted per day: platform staff only.
