@@ -310,3 +310,16 @@ def test_it_gathers_what_needs_a_person_with_the_fix_one_click_away(
         url("agent_mappings", cast), {"kind": "email", "value": "rita@pbx.example"}
     )
     assert 'value="rita@pbx.example"' in agents.content.decode()
+
+
+def test_it_creates_one_connection_when_the_page_with_its_secret_is_reloaded(cast: Cast) -> None:
+    client = signed_in(cast.alice)
+    page = client.get(url("providers", cast)).content.decode()
+    once = re.search(r'name="once" value="([^"]+)"', page)
+    assert once is not None
+    form = {"kind": "generic", "name": "Our PBX", "once": once.group(1)}
+    first = client.post(url("provider_create", cast), form)
+    assert "whsec_" in first.content.decode()
+    reloaded = client.post(url("provider_create", cast), form, follow=True)
+    assert "no second connection was created" in reloaded.content.decode()
+    assert ProviderConnection.objects.for_organization(cast.org).count() == 1
