@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.urls import reverse
 
 from calls.models import NEEDS_ATTENTION, Call, CallStatus, InboxEvent, InboxStatus
@@ -64,7 +64,11 @@ def attention_overview(
 ) -> dict[str, Any]:
     attention = calls.filter(NEEDS_ATTENTION).select_related("connection", "organization")
     since = clock.now() - RECENT
-    expired = InboxEvent.objects.filter(call=OuterRef("pk"), status=InboxStatus.EXPIRED)
+    expired = (
+        InboxEvent.objects.for_organization(organization)
+        .filter(status=InboxStatus.EXPIRED, received_at__gte=since)
+        .values("call_id")
+    )
     groups = [
         _group(
             "failed",
@@ -84,7 +88,7 @@ def attention_overview(
             "expired",
             "Links too late for Outreach",
             "A recording or voicemail link came after Outreach's 1-hour window and was not sent.",
-            calls.filter(Exists(expired)).filter(created__gte=since).select_related("connection"),
+            calls.filter(pk__in=expired).select_related("connection"),
             "",
         ),
         _group(
@@ -131,8 +135,8 @@ def _group(key: str, title: str, explanation: str, calls: QuerySet[Call], query:
 
 
 def _missed_deadlines(calls: QuerySet[Call]) -> list[tuple[Call, list[str]]]:
-    """Recent dialled or ended calls that missed one of Outreach's deadlines, with which: the
-    same markers their timelines show."""
+    """The newest 200 dialled or ended calls that missed one of Outreach's deadlines, with
+    which: the same markers their timelines show."""
     missed = []
     recent = calls.filter(Q(dialled_at__isnull=False) | Q(final_reported_at__isnull=False))
     for call in recent.order_by("-created", "-id").prefetch_related("events", "attempts")[:200]:

@@ -197,6 +197,14 @@ class InboxEvent(OrganizationOwned):
         constraints = [
             models.UniqueConstraint(fields=["connection", "dedup_key"], name="one_event_per_key")
         ]
+        # The needs-attention page's links that came too late: few, found without a scan.
+        indexes = [
+            models.Index(
+                fields=["organization", "-received_at"],
+                condition=Q(status="expired"),
+                name="inbox_expired",
+            )
+        ]
         ordering = ["occurred_at", "id"]
 
     def __str__(self) -> str:
