@@ -43,6 +43,7 @@ class TimelineEntry:
     anchor: str  # the row's id in the page, for links between rows
     title: str
     status: str = ""  # a word the page colours: applied, ignored, held, succeeded, missed...
+    status_label: str = ""  # the word shown, when not the status itself
     explanation: str = ""  # what happened, in words
     data: Any = None  # the row's record as data (kept for tests and the copy button)
     payload: str = ""  # pretty-printed: what the provider sent, or our request body
@@ -147,7 +148,7 @@ def _attempt_entry(attempt: DeliveryAttempt, *, cause: TimelineEntry | None) -> 
     explanation += f"{duration}, {attempt.get_outcome_display().lower()}."
     if attempt.error or attempt.outreach_error_id:
         explanation += " " + outreach_error_in_words(
-            attempt.outreach_error_id, attempt.error or attempt.response_body
+            attempt.outreach_error_id, _error_detail(attempt.response_body) or attempt.error
         )
     return TimelineEntry(
         at=attempt.started_at,
@@ -155,6 +156,7 @@ def _attempt_entry(attempt: DeliveryAttempt, *, cause: TimelineEntry | None) -> 
         anchor=f"attempt-{attempt.pk}",
         title=f"{attempt.method} {attempt.path}",
         status=attempt.outcome,
+        status_label=attempt.get_outcome_display().lower(),
         explanation=explanation,
         data={
             "request": attempt.request_body,
@@ -367,6 +369,19 @@ def outreach_error_in_words(error_id: str, text: str) -> str:
 
 
 # --- formatting -------------------------------------------------------------------------------
+
+
+def _error_detail(answer: str) -> str:
+    """Outreach's own words in a JSON:API error answer (`errors[].detail`, else `title`)."""
+    try:
+        errors = json.loads(answer).get("errors") or []
+    except (ValueError, AttributeError):
+        return ""
+    return "; ".join(
+        str(error.get("detail") or error.get("title") or "")
+        for error in errors
+        if isinstance(error, dict)
+    ).strip("; ")
 
 
 def pretty(value: Any) -> str:

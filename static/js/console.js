@@ -3,18 +3,24 @@
 (function () {
   "use strict";
 
+  // 2026-11-23 11:00:01.483 CET: the date first, whatever the browser's locale.
+  function local(moment, precise) {
+    var parts = {};
+    new Intl.DateTimeFormat("en-GB", {
+      year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+      second: "2-digit", hourCycle: "h23", timeZoneName: "short",
+    }).formatToParts(moment).forEach(function (part) { parts[part.type] = part.value; });
+    var ms = precise ? "." + String(moment.getMilliseconds()).padStart(3, "0") : "";
+    return parts.year + "-" + parts.month + "-" + parts.day + " " + parts.hour + ":" +
+      parts.minute + ":" + parts.second + ms + " " + parts.timeZoneName;
+  }
+
   function localTimes(root) {
     root.querySelectorAll("time[datetime]:not([data-local])").forEach(function (el) {
       var moment = new Date(el.getAttribute("datetime"));
       if (isNaN(moment)) return;
-      var text = moment.toLocaleString(undefined, {
-        year: "numeric", month: "2-digit", day: "2-digit",
-        hour: "2-digit", minute: "2-digit", second: "2-digit",
-        fractionalSecondDigits: el.hasAttribute("data-ms") ? 3 : undefined,
-        hour12: false, timeZoneName: "short",
-      });
       el.title = el.textContent.trim();  // the UTC text the server wrote
-      el.textContent = text;
+      el.textContent = local(moment, el.hasAttribute("data-ms"));
       el.setAttribute("data-local", "");
     });
   }
