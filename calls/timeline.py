@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from calls.models import AttemptOutcome, Call, DeliveryAttempt, InboxEvent, InboxStatus
+from calls.models import (
+    AttemptOutcome,
+    Call,
+    CallStatus,
+    DeliveryAttempt,
+    InboxEvent,
+    InboxStatus,
+)
 from calls.rules import LINK_WINDOW, Direction
 from integrations.registry import provider_class
 from portal import clock
@@ -97,8 +104,11 @@ def timeline_version(*, call: Call) -> str:
 
 
 def call_is_live(call: Call) -> bool:
-    """Still moving: the page keeps asking for new rows."""
-    return call.status == "active" or not call.final_state
+    """Still moving (being delivered, held until someone acts, or not over yet): the page keeps
+    asking for new rows. A failed call waits for a person's replay, which reloads the page."""
+    if call.status == CallStatus.FAILED:
+        return False
+    return call.status != CallStatus.DONE or not call.final_state
 
 
 # --- rows -------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from calls.selectors import (
 )
 from calls.timeline import call_is_live, call_timeline, timeline_version
 from portal import clock
+from portal.audit.services import audit_record
 from portal.tenancy.access import OrganizationRequest, organization_view
 from portal.tenancy.models import Access
 
@@ -110,6 +111,12 @@ def call_list(request: OrganizationRequest) -> HttpResponse:
 def call_export(request: OrganizationRequest) -> StreamingHttpResponse:
     """The filtered set as CSV, newest first, streamed: a million rows never sit in memory."""
     _, calls = _filtered(request)
+    audit_record(
+        action="calls.export",
+        organization=request.organization,
+        actor=request.user,
+        data={"filters": request.GET.urlencode()},
+    )
     rows = calls.order_by("-created", "-id").values_list(*(field for _, field in CSV_COLUMNS))
 
     def lines() -> Iterator[str]:

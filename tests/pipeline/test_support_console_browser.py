@@ -22,8 +22,16 @@ WIDTHS = (1280, 390)
 NUMBERS = {"direction": "inbound", "from": "+14155550123", "to": "+12065550100"}
 
 
+UNLABELLED = """[...document.querySelectorAll("input:not([type=hidden]), select, textarea")]
+    .filter(field => !field.labels.length && !field.getAttribute("aria-label"))
+    .map(field => field.name)"""
+
+
 def photograph(page: Page, name: str) -> list[Path]:
-    """The page at each width, after checking nothing spills sideways."""
+    """The page at each width, after checking nothing spills sideways, every field has a label
+    and the product spells "Organisation" one way."""
+    assert page.evaluate(UNLABELLED) == [], name
+    assert "Organization" not in page.inner_text("body"), name
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     shots = []
     for width in WIDTHS:
