@@ -117,25 +117,35 @@ class OutreachUserUnknown(Exception):
 
 
 def outreach_user_resolve(*, organization: Organization, user: str) -> str:
-    """An Outreach user id from what an admin typed: an id as it is, an email looked up in the
-    organisation's Outreach org (`users.read`)."""
+    """An Outreach user id from what an admin typed, checked in the organisation's Outreach org
+    (`users.read`): an email looked up, an id confirmed (taken as given while no Outreach
+    connection can check it)."""
     user = user.strip()
-    if "@" not in user:
-        if not user.isdigit():
-            raise OutreachUserUnknown("Give the user's email in Outreach, or their numeric id.")
-        return user
+    by_id = "@" not in user
+    if by_id and not user.isdigit():
+        raise OutreachUserUnknown("Give the user's email in Outreach, or their numeric id.")
     connection = organization_connection(organization=organization)
     if connection is None or not connection_is_usable(connection=connection):
+        if by_id:  # nothing to check it against yet: taken as given
+            return user
         raise OutreachUserUnknown(
             "Connect the organisation's Outreach first to map by email, or give the user id."
         )
     try:
         with OutreachClient(connection=connection) as client:
-            found, _ = client.find_user_by_email(user)
+            if by_id:
+                exists, _ = client.user_exists(user)
+                found = user if exists else None
+            else:
+                found, _ = client.find_user_by_email(user)
     except OutreachError as error:
         raise OutreachUserUnknown(f"Outreach could not be asked: {error}") from None
     if found is None:
-        raise OutreachUserUnknown(f"No user with the email {user} in your Outreach org.")
+        what = "id" if by_id else "email"
+        raise OutreachUserUnknown(
+            f"No user with the {what} {user} in your Outreach org: calls mapped to it would "
+            "fail. Check the user in Outreach, or give their email."
+        )
     return found
 
 

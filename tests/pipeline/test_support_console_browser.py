@@ -99,6 +99,9 @@ def test_it_lets_an_admin_find_read_fix_and_replay_calls_in_the_browser(
         photograph(page, "needs-attention")
         page.get_by_role("link", name="Map agent newrep@pbx.example").click()
         assert page.get_by_label("Value").input_value() == "newrep@pbx.example"
+        page.get_by_label("Outreach user").fill("999999")  # no such user: refused, said
+        page.get_by_role("button", name="Add mapping").click()
+        assert page.get_by_text("No user with the id 999999 in your Outreach org").is_visible()
         page.get_by_label("Outreach user").fill(str(pipeline.rep_outreach_id))
         page.get_by_role("button", name="Add mapping").click()
         assert page.get_by_text("Mapping added").is_visible()
