@@ -12,8 +12,16 @@ from urllib.parse import urlencode
 from django.db.models import Count, Q, QuerySet
 from django.urls import reverse
 
-from calls.models import NEEDS_ATTENTION, Call, CallStatus, InboxEvent, InboxStatus
-from calls.timeline import deadline_markers
+from calls.models import (
+    NEEDS_ATTENTION,
+    AttemptOutcome,
+    Call,
+    CallStatus,
+    DeliveryAttempt,
+    InboxEvent,
+    InboxStatus,
+)
+from calls.timeline import deadline_markers, refusal_in_words
 from integrations.models import WebhookReceipt
 from integrations.outreach.models import ConnectionStatus, OutreachConnection
 from portal import clock
@@ -100,9 +108,11 @@ def attention_overview(
             "attention=on",
         ),
     ]
+    refusals = _refusals_in_words([call.pk for group in groups for call in group.calls])
     for group in groups:
         for call in group.calls:
             call.fix = fix_for(call)  # type: ignore[attr-defined]
+            call.explained = refusals.get(call.pk, "")  # type: ignore[attr-defined]
     refused = (
         WebhookReceipt.objects.filter(organization_id=organization.pk, received_at__gte=since)
         .values("reason", "status")
@@ -126,6 +136,16 @@ def attention_overview(
         "replays": [(entry, replayed.get(entry.target_id)) for entry in replays],
         "missed_deadlines": _missed_deadlines(calls.filter(created__gte=since)),
     }
+
+
+def _refusals_in_words(call_ids: list[int]) -> dict[int, str]:
+    """Each call's latest refusal by Outreach, in our words with the next step."""
+    latest = (
+        DeliveryAttempt.objects.filter(call_id__in=call_ids, outcome=AttemptOutcome.PERMANENT)
+        .order_by("call_id", "-started_at", "-id")
+        .distinct("call_id")
+    )
+    return {attempt.call_id: refusal_in_words(attempt) for attempt in latest}
 
 
 def _group(key: str, title: str, explanation: str, calls: QuerySet[Call], query: str) -> Group:

@@ -157,9 +157,7 @@ def _attempt_entry(attempt: DeliveryAttempt, *, cause: TimelineEntry | None) -> 
     explanation = f"{attempt.get_purpose_display()}, attempt {attempt.attempt}: {status_code}"
     explanation += f"{duration}, {attempt.get_outcome_display().lower()}."
     if attempt.error or attempt.outreach_error_id:
-        explanation += " " + outreach_error_in_words(
-            attempt.outreach_error_id, _error_detail(attempt.response_body) or attempt.error
-        )
+        explanation += " " + refusal_in_words(attempt)
     return TimelineEntry(
         at=attempt.started_at,
         kind="attempt",
@@ -367,6 +365,13 @@ OUTREACH_ERRORS = {
     "create it again.",
     "rateLimitExceeded": "Outreach asked us to slow down; it is retried by itself.",
 }
+
+
+def refusal_in_words(attempt: DeliveryAttempt) -> str:
+    """Why this request failed, in our words with the next step, Outreach's own text beside."""
+    return outreach_error_in_words(
+        attempt.outreach_error_id, _error_detail(attempt.response_body) or attempt.error
+    )
 
 
 def outreach_error_in_words(error_id: str, text: str) -> str:

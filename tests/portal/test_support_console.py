@@ -289,7 +289,22 @@ def test_it_answers_404_for_another_organisations_calls(
 def test_it_gathers_what_needs_a_person_with_the_fix_one_click_away(
     cast: Cast, pbx: ProviderConnection
 ) -> None:
-    make_call(cast, pbx, 1, status="failed", problem="Outreach refused update: validationError")
+    failed = make_call(
+        cast, pbx, 1, status="failed", problem="Outreach refused update: validationError"
+    )
+    DeliveryAttempt.objects.create(
+        organization=cast.org,
+        call=failed,
+        purpose="update",
+        attempt=1,
+        method="PATCH",
+        path="/calls/9001",
+        status_code=422,
+        response_body='{"errors": [{"id": "validationError", "detail": "user.data.id bad"}]}',
+        outreach_error_id="validationError",
+        outcome="permanent",
+        started_at=T0,
+    )
     make_call(
         cast,
         pbx,
@@ -302,6 +317,7 @@ def test_it_gathers_what_needs_a_person_with_the_fix_one_click_away(
     Client().post(f"/hooks/generic/{pbx.webhook_token}/", "{}", content_type="text/plain")
     page = signed_in(cast.sam).get(url("needs_attention", cast)).content.decode()
     assert "Failed deliveries" in page and "Held calls" in page
+    assert "Check the agent mapping" in page and "(Outreach said: user.data.id bad)" in page
     assert (
         "?kind=email&amp;value=rita%40pbx.example" in page and "Map agent rita@pbx.example" in page
     )
