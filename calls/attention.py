@@ -4,6 +4,7 @@ what the latest replays came to."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -157,10 +158,21 @@ def _group(key: str, title: str, explanation: str, calls: QuerySet[Call], query:
 def _missed_deadlines(calls: QuerySet[Call]) -> list[tuple[Call, list[str]]]:
     """The newest 200 dialled or ended calls that missed one of Outreach's deadlines, with
     which: the same markers their timelines show."""
+    recent = list(
+        calls.filter(Q(dialled_at__isnull=False) | Q(final_reported_at__isnull=False)).order_by(
+            "-created", "-id"
+        )[:200]
+    )
+    events: dict[int, list[InboxEvent]] = defaultdict(list)
+    attempts: dict[int, list[DeliveryAttempt]] = defaultdict(list)
+    ids = [call.pk for call in recent]
+    for event in InboxEvent.objects.filter(call_id__in=ids).order_by("occurred_at", "id"):
+        events[event.call_id].append(event)
+    for attempt in DeliveryAttempt.objects.filter(call_id__in=ids).order_by("started_at", "id"):
+        attempts[attempt.call_id].append(attempt)
     missed = []
-    recent = calls.filter(Q(dialled_at__isnull=False) | Q(final_reported_at__isnull=False))
-    for call in recent.order_by("-created", "-id").prefetch_related("events", "attempts")[:200]:
-        markers = deadline_markers(call, list(call.events.all()), list(call.attempts.all()))
+    for call in recent:
+        markers = deadline_markers(call, events[call.pk], attempts[call.pk])
         names = [marker.title for marker in markers if marker.status == "missed"]
         if names:
             missed.append((call, names))

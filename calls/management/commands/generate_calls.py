@@ -27,6 +27,7 @@ from portal.tenancy.models import Organization
 AGENTS = 50
 CONNECTIONS = ("Office PBX", "Contact centre", "Branch phones")
 SPREAD = timedelta(days=90)
+CALL_LENGTH = timedelta(seconds=60)
 # status, share, problem, attention
 MIX: list[tuple[str, float, str, str]] = [
     (CallStatus.DONE, 0.93, "", ""),
@@ -113,13 +114,19 @@ def _copy_calls(
                 created = now - SPREAD + SPREAD * (index - offset + 1) / (count + 1)
                 status, _, problem, attention = rng.choices(MIX, weights=shares)[0]
                 agent = rng.randrange(AGENTS)
+                direction = rng.choice(("inbound", "outbound"))
                 row = {
                     **defaults,
                     "connection_id": rng.choice(connections).pk,
                     "provider_call_id": f"gen-{index}",
                     "outreach_call_id": str(50_000_000 + index) if status != "held" else "",
                     "outreach_user_id": str(1000 + agent) if status != "held" else "",
-                    "direction": rng.choice(("inbound", "outbound")),
+                    "direction": direction,
+                    # A rep dialled the outbound ones; Outreach took the final state a minute in.
+                    "dialled_at": created if direction == "outbound" else None,
+                    "dial_status": "placed" if direction == "outbound" else "",
+                    "ended_at": created + CALL_LENGTH if status == "done" else None,
+                    "final_reported_at": created + CALL_LENGTH if status == "done" else None,
                     "from_number": f"+1555{rng.randrange(10_000_000):07d}",
                     "to_number": f"+1555{rng.randrange(10_000_000):07d}",
                     "agent": Jsonb({"email": agent_email(agent)}),
