@@ -3,6 +3,7 @@ input each page meets (another organisation's ids, stale forms, a replay of a de
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
@@ -19,8 +20,10 @@ from integrations.models import ProviderConnection
 from portal.audit.models import AuditEntry
 from portal.audit.services import audit_record
 from tests.conftest import Cast
+from tests.pipeline.helpers import signed_headers
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+SIGNING_SECRET = "whsec_" + base64.b64encode(b"a secret for the console's tests").decode()
 
 
 def signed_in(user: object) -> Client:
@@ -339,3 +342,73 @@ def test_it_creates_one_connection_when_the_page_with_its_secret_is_reloaded(cas
     reloaded = client.post(url("provider_create", cast), form, follow=True)
     assert "no second connection was created" in reloaded.content.decode()
     assert ProviderConnection.objects.for_organization(cast.org).count() == 1
+
+
+def test_it_keeps_a_webhooks_headers_for_the_timeline_but_never_its_signature(
+    cast: Cast,
+) -> None:
+    connection = ProviderConnection.objects.create(
+        organization=cast.org, kind="generic", name="PBX", webhook_secrets=SIGNING_SECRET
+    )
+    event = {
+        "id": "h-1",
+        "call_id": "pbx-h",
+        "direction": "inbound",
+        "happening": "ringing",
+        "occurred_at": datetime.now(UTC).isoformat(),
+    }
+    body = json.dumps({"events": [event]})
+    response = Client().post(
+        f"/hooks/generic/{connection.webhook_token}/",
+        body,
+        content_type="application/json",
+        headers={**signed_headers(SIGNING_SECRET, body), "User-Agent": "pbx/9"},
+    )
+    assert response.status_code == 200, response.content
+    headers = InboxEvent.objects.get().headers
+    assert headers["User-Agent"] == "pbx/9" and headers["Content-Type"] == "application/json"
+    assert not any("signature" in name.lower() for name in headers)
+    (row,) = [e for e in call_timeline(call=Call.objects.get()) if e.kind == "event"]
+    assert row.headers == headers and '"call_id": "pbx-h"' in row.payload
+
+
+def test_it_shows_a_form_encoded_providers_payload_as_its_fields(cast: Cast) -> None:
+    twilio = ProviderConnection.objects.create(organization=cast.org, kind="twilio", name="T")
+    call = Call.objects.create(
+        organization=cast.org, connection=twilio, direction="inbound", provider_call_id="CA1"
+    )
+    InboxEvent.objects.create(
+        organization=cast.org,
+        connection=twilio,
+        call=call,
+        dedup_key="t1",
+        happening="ringing",
+        occurred_at=T0,
+        raw={"CallSid": "CA1", "CallStatus": "ringing"},
+    )
+    (row,) = call_timeline(call=call)
+    assert (row.payload_format, row.payload) == ("form", "CallSid = CA1\nCallStatus = ringing")
+
+
+def test_it_marks_links_that_came_after_outreachs_hour_as_a_missed_deadline(
+    cast: Cast, pbx: ProviderConnection
+) -> None:
+    call = make_call(cast, pbx, 1, final_reported_at=T0, final_state="completed")
+    InboxEvent.objects.create(
+        organization=cast.org,
+        connection=pbx,
+        call=call,
+        dedup_key="r1",
+        happening="recording_ready",
+        occurred_at=T0 + timedelta(hours=2),
+        link="https://rec.example/1.mp3",
+        status="expired",
+        reason="Outreach refused a link for its 1-hour window",
+    )
+    (deadline,) = [e for e in call_timeline(call=call) if e.kind == "deadline"]
+    assert (deadline.title, deadline.status) == (
+        "Deadline: links within 1 hour of the call's end",
+        "missed",
+    )
+    page = signed_in(cast.sam).get(url("needs_attention", cast)).content.decode()
+    assert "Links too late for Outreach" in page and f"/calls/{call.pk}/" in page
