@@ -79,8 +79,7 @@ def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
     from django.test import Client
 
     from calls.models import Call
-    from calls.selectors import calls_count, calls_visible
-    from calls.views import COUNT_LIMIT
+    from calls.selectors import COUNT_LIMIT, calls_count, calls_visible
     from portal.tenancy.models import Membership, Organization
 
     organization = Organization.objects.get(slug="bench-console")
@@ -139,6 +138,7 @@ def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
         ("search: Outreach call id", varying(lambda i: f"{base}?q={sample[i][2] or 'none'}")),
         ("search: not a number", get(f"{base}?q=not-a-number")),
         ("needs attention page", get(f"/o/{organization.slug}/attention/")),
+        ("dashboard", get(f"/o/{organization.slug}/")),
     ]
     results = []
     for name, request in views:

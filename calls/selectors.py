@@ -4,10 +4,10 @@ needs a person. One call's timeline is `calls.timeline`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Q, QuerySet
 
 from calls.models import NEEDS_ATTENTION, Call, CallStatus
 
@@ -16,6 +16,7 @@ from calls.timeline import TimelineEntry as TimelineEntry
 from calls.timeline import call_timeline as call_timeline
 from integrations.models import ProviderConnection, WebhookRefusalTally
 from integrations.outreach.models import OutreachConnection
+from portal import clock
 from portal.tenancy.models import Membership, Organization, Role
 
 
@@ -127,9 +128,13 @@ def calls_page(calls: QuerySet[Call], *, size: int, after: str = "", before: str
     )
 
 
+# Counts of calls (the list's, the dashboard's) are exact up to here, "more than" beyond: an exact
+# count of a million rows would cost more than the page it sits on.
+COUNT_LIMIT = 10_000
+
+
 def calls_count(calls: QuerySet[Call], *, limit: int) -> tuple[int, bool]:
-    """How many calls match, counted up to `limit` (and whether there are more): an exact count
-    of a million rows would cost more than the page it sits on."""
+    """How many calls match, counted up to `limit`, and whether there are more."""
     counted = calls.order_by()[: limit + 1].count()
     return min(counted, limit), counted > limit
 
@@ -146,20 +151,31 @@ def dashboard_figures(
     """What an organisation's dashboard shows: how its calls are doing, and what needs a person.
     Platform staff also see every Outreach connection whose token endpoint is failing."""
     calls = calls_visible(organization=organization, membership=membership)
-    by_status = dict(calls.values_list("status").annotate(n=Count("id")).order_by())
-    # Up to date but not over (Outreach has `ringing`, say): not to be read as finished.
-    ongoing = calls.filter(status=CallStatus.DONE, final_state="").count() if by_status else 0
-    labels = dict(CallStatus.choices)
-    figures = [
-        (status, labels[status], by_status.get(status, 0) - (ongoing if status == "done" else 0))
-        for status in CallStatus.values
-    ]
-    figures.insert(2, (CallStatus.DONE, "Up to date, still in progress", ongoing))
+    total = calls_count(calls, limit=COUNT_LIMIT)
+    # Up to date but not over (Outreach has `ringing`, say): not to be read as finished. Such a
+    # call is from the past day (a silent call is given up long before), which keeps it cheap.
+    ongoing = calls_count(
+        calls.filter(
+            status=CallStatus.DONE,
+            final_state="",
+            created__gte=clock.now() - timedelta(days=1),
+        ),
+        limit=COUNT_LIMIT,
+    )
+    figures = []
+    for status, label in CallStatus.choices:
+        count, more = calls_count(calls.filter(status=status), limit=COUNT_LIMIT)
+        if status == CallStatus.DONE:
+            figures.append((status, label, count - (0 if more else ongoing[0]), more))
+            figures.append((status, "Up to date, still in progress", *ongoing))
+        else:
+            figures.append((status, label, count, more))
     troubled = OutreachConnection.objects.exclude(token_error="").select_related("organization")
     if not user.is_staff:
         troubled = troubled.filter(organization=organization)
     return {
-        "calls_total": sum(by_status.values()),
+        "calls_total": total[0],
+        "calls_total_more": total[1],
         "calls_by_status": [figure for figure in figures if figure[2]],
         "needs_attention": calls_needing_attention(calls).order_by("-created")[:10],
         "token_trouble": troubled.order_by("token_error_since")[:20],

@@ -19,6 +19,7 @@ from calls.attention import attention_overview, fix_for
 from calls.forms import AgentMappingForm, CallFilterForm
 from calls.models import AgentMapping, Call
 from calls.selectors import (
+    COUNT_LIMIT,
     calls_count,
     calls_filtered,
     calls_page,
@@ -32,8 +33,6 @@ from portal.tenancy.access import OrganizationRequest, organization_view
 from portal.tenancy.models import Access
 
 PAGE_SIZE = 50
-# Counted exactly up to here, "more than" beyond: the count stays as fast as the page.
-COUNT_LIMIT = 10_000
 CSV_COLUMNS = [
     ("id", "pk"),
     ("created_utc", "created"),
