@@ -412,3 +412,13 @@ def test_it_marks_links_that_came_after_outreachs_hour_as_a_missed_deadline(
     )
     page = signed_in(cast.sam).get(url("needs_attention", cast)).content.decode()
     assert "Links too late for Outreach" in page and f"/calls/{call.pk}/" in page
+
+
+def test_it_does_not_count_a_ringing_call_as_finished_on_the_dashboard(
+    cast: Cast, pbx: ProviderConnection
+) -> None:
+    make_call(cast, pbx, 1, reported_state="ringing", created=datetime.now(UTC))
+    make_call(cast, pbx, 2, reported_state="completed", final_state="completed")
+    page = signed_in(cast.alice).get(url("dashboard", cast)).content.decode()
+    assert re.search(r"Up to date</span></a> 1<", page)
+    assert re.search(r"Up to date, still in progress</span></a> 1<", page)
