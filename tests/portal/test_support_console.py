@@ -422,3 +422,13 @@ def test_it_does_not_count_a_ringing_call_as_finished_on_the_dashboard(
     page = signed_in(cast.alice).get(url("dashboard", cast)).content.decode()
     assert re.search(r"Up to date</span></a> 1<", page)
     assert re.search(r"Up to date, still in progress</span></a> 1<", page)
+
+
+def test_it_generates_a_large_organisation_for_the_benchmark(db: None) -> None:
+    from django.core.management import call_command
+
+    call_command("generate_calls", calls=300, organization="bench-test", stdout=io.StringIO())
+    calls = Call.objects.filter(organization__slug="bench-test")
+    assert calls.count() == 300
+    assert calls.filter(status="failed").exists() and calls.filter(direction="outbound").exists()
+    assert AgentMapping.objects.filter(organization__slug="bench-test").count() == 50
