@@ -54,7 +54,7 @@ class TimelineEntry:
     explanation: str = ""  # what happened, in words
     data: Any = None  # the row's record as data (kept for tests and the copy button)
     payload: str = ""  # pretty-printed: what the provider sent, or our request body
-    payload_format: str = ""  # json, form
+    payload_format: str = ""  # json, form, text
     headers: dict[str, str] = field(default_factory=dict)
     answer: str = ""  # Outreach's answer, pretty-printed
     caused_by: TimelineEntry | None = None
@@ -417,8 +417,9 @@ def _payload(call: Call, raw: Any) -> tuple[str, str]:
     """What the provider sent, as its provider sends it: form fields one a line, JSON indented."""
     if raw is None:
         return "", ""
-    if isinstance(raw, str):
-        return pretty_text(raw), "json"
+    if isinstance(raw, str):  # a body kept as text (XML, say): JSON when it parses as JSON
+        shown = pretty_text(raw)
+        return shown, "json" if shown != raw or raw.lstrip()[:1] in "[{" else "text"
     try:
         types = provider_class(call.connection.kind).content_types
     except LookupError:
