@@ -93,6 +93,15 @@ def test_it_lets_an_admin_find_read_fix_and_replay_calls_in_the_browser(
         assert "UTC" in (page.locator("#timeline time").first.get_attribute("title") or "")
         photograph(page, "timeline")
 
+        # A held call's timeline grows by itself while the phone system reports (htmx polling).
+        held_call = Call.objects.get(provider_call_id="held-1")
+        page.goto(f"{org}/calls/{held_call.pk}/")
+        assert page.locator("#timeline[hx-trigger]").count() == 1
+        answered = pipeline.event("held-1", "answered", 2, **NUMBERS)
+        answered["agent"] = {"email": "newrep@pbx.example"}
+        pipeline.send([answered])
+        page.locator("#timeline").get_by_text(re.compile(r"^answered \(happened")).wait_for()
+
         # Needs attention: fix the held call with one click, then replay the failure.
         page.get_by_role("link", name="Needs attention").click()
         assert page.get_by_role("heading", name=re.compile("Held calls")).is_visible()
