@@ -103,7 +103,7 @@ def test_it_lets_an_admin_find_read_fix_and_replay_calls_in_the_browser(
         page.locator("#timeline").get_by_text(re.compile(r"^answered \(happened")).wait_for()
 
         # Needs attention: fix the held call with one click, then replay the failure.
-        page.get_by_role("link", name="Needs attention").click()
+        page.get_by_role("link", name="Needs attention", exact=True).click()
         assert page.get_by_role("heading", name=re.compile("Held calls")).is_visible()
         photograph(page, "needs-attention")
         page.get_by_role("link", name="Map agent newrep@pbx.example").click()
