@@ -109,7 +109,7 @@ def attention_overview(
             "attention=on",
         ),
     ]
-    refusals = _refusals_in_words([call.pk for group in groups for call in group.calls])
+    refusals = refusals_in_words([call.pk for group in groups for call in group.calls])
     for group in groups:
         for call in group.calls:
             call.fix = fix_for(call)  # type: ignore[attr-defined]
@@ -139,7 +139,7 @@ def attention_overview(
     }
 
 
-def _refusals_in_words(call_ids: list[int]) -> dict[int, str]:
+def refusals_in_words(call_ids: list[int]) -> dict[int, str]:
     """Each call's latest refusal by Outreach, in our words with the next step."""
     latest = (
         DeliveryAttempt.objects.filter(call_id__in=call_ids, outcome=AttemptOutcome.PERMANENT)

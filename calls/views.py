@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from calls import services
-from calls.attention import attention_overview, fix_for
+from calls.attention import attention_overview, fix_for, refusals_in_words
 from calls.forms import AgentMappingForm, CallFilterForm
 from calls.models import AgentMapping, Call
 from calls.selectors import (
@@ -172,6 +172,9 @@ def call_detail(request: OrganizationRequest, call_id: int) -> HttpResponse:
             **_timeline_context(call),
             "may_replay": _may_replay(request),
             "fix": fix_for(call),
+            "explained": refusals_in_words([call.pk]).get(call.pk, "")
+            if call.status == "failed"
+            else "",
         },
     )
 

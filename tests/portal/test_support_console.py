@@ -162,6 +162,8 @@ def test_it_shows_the_timeline_with_dates_zones_and_copy_buttons(cast: Cast, sto
     assert 'data-copy="event-' in page and 'href="#event-' in page
     assert "User-Agent" in page and "Deadline: initiated within 5 s of the dial" in page
     assert "/static/vendor/htmx-2.0.11.min.js" in page and "unpkg" not in page
+    # The refusal in our words with the next step, Outreach's text beside it, at the top too.
+    assert '<span class="explained">Outreach found the request invalid.' in page
 
 
 def test_it_sends_new_timeline_rows_only_when_something_changed(
