@@ -17,7 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from calls import services
 from calls.attention import attention_overview, fix_for, refusals_in_words
 from calls.forms import AgentMappingForm, CallFilterForm
-from calls.models import AgentMapping, Call
+from calls.models import AgentMapping, Call, CallStatus
 from calls.selectors import (
     COUNT_LIMIT,
     calls_count,
@@ -173,7 +173,7 @@ def call_detail(request: OrganizationRequest, call_id: int) -> HttpResponse:
             "may_replay": _may_replay(request),
             "fix": fix_for(call),
             "explained": refusals_in_words([call.pk]).get(call.pk, "")
-            if call.status == "failed"
+            if call.status == CallStatus.FAILED
             else "",
         },
     )
