@@ -22,7 +22,7 @@ from calls.models import (
     InboxEvent,
     InboxStatus,
 )
-from calls.timeline import deadline_markers, refusal_in_words
+from calls.timeline import OUTREACH_ERRORS, deadline_markers, refusal_in_words
 from integrations.models import WebhookReceipt
 from integrations.outreach.models import ConnectionStatus, OutreachConnection
 from portal import clock
@@ -140,9 +140,14 @@ def attention_overview(
 
 
 def refusals_in_words(call_ids: list[int]) -> dict[int, str]:
-    """Each call's latest refusal by Outreach, in our words with the next step."""
+    """Each call's latest refusal by Outreach, in our words with the next step (for the errors
+    we can explain: the others' text is the call's problem already)."""
     latest = (
-        DeliveryAttempt.objects.filter(call_id__in=call_ids, outcome=AttemptOutcome.PERMANENT)
+        DeliveryAttempt.objects.filter(
+            call_id__in=call_ids,
+            outcome=AttemptOutcome.PERMANENT,
+            outreach_error_id__in=list(OUTREACH_ERRORS),
+        )
         .order_by("call_id", "-started_at", "-id")
         .distinct("call_id")
     )
