@@ -22,6 +22,7 @@ from calls.models import (
     InboxEvent,
     InboxStatus,
 )
+from calls.selectors import calls_count
 from calls.timeline import OUTREACH_ERRORS, deadline_markers, refusal_in_words
 from integrations.models import WebhookReceipt
 from integrations.outreach.models import ConnectionStatus, OutreachConnection
@@ -33,6 +34,9 @@ from portal.tenancy.models import Organization
 RECENT = timedelta(days=7)
 # Rows shown per group; each group links to the calls list for all of them.
 SHOWN = 20
+# Each group is counted up to here ("1000+"): seven counts on one page must stay cheap with a
+# million calls, and the calls list counts further.
+COUNTED = 1_000
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,7 @@ class Group:
     title: str
     explanation: str
     count: int
+    more: bool  # more than `count`: the calls list counts further
     calls: list[Call]
     list_query: str  # the calls list's filters for all of them ("" when the list cannot say)
 
@@ -156,8 +161,8 @@ def refusals_in_words(call_ids: list[int]) -> dict[int, str]:
 
 def _group(key: str, title: str, explanation: str, calls: QuerySet[Call], query: str) -> Group:
     shown = list(calls.order_by("-created", "-id")[:SHOWN])
-    count = len(shown) if len(shown) < SHOWN else calls.order_by()[:10_000].count()
-    return Group(key, title, explanation, count, shown, query)
+    count, more = (len(shown), False) if len(shown) < SHOWN else calls_count(calls, limit=COUNTED)
+    return Group(key, title, explanation, count, more, shown, query)
 
 
 def _missed_deadlines(calls: QuerySet[Call]) -> list[tuple[Call, list[str]]]:
