@@ -8,7 +8,7 @@ commit; if the broker is down the hand-off is skipped and the sweeper finds the 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError, OperationalError, transaction
@@ -36,11 +36,17 @@ RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
 ATTEMPTS = 3
 
 
-def inbox_accept(*, connection: ProviderConnection, events: Sequence[CallEvent]) -> Accepted:
-    """Store the events; a transaction that lost a deadlock is simply run again."""
+def inbox_accept(
+    *,
+    connection: ProviderConnection,
+    events: Sequence[CallEvent],
+    headers: Mapping[str, str] | None = None,
+) -> Accepted:
+    """Store the events (with the headers of the request that brought them, for support staff;
+    nothing that signs or authorises); a transaction that lost a deadlock is simply run again."""
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            return _accept(connection=connection, events=events)
+            return _accept(connection=connection, events=events, headers=headers or {})
         except OperationalError as error:
             sqlstate = getattr(error.__cause__, "sqlstate", None)
             if sqlstate not in RETRYABLE_SQLSTATES or attempt == ATTEMPTS:
@@ -49,14 +55,16 @@ def inbox_accept(*, connection: ProviderConnection, events: Sequence[CallEvent])
     raise AssertionError("unreachable")
 
 
-def _accept(*, connection: ProviderConnection, events: Sequence[CallEvent]) -> Accepted:
+def _accept(
+    *, connection: ProviderConnection, events: Sequence[CallEvent], headers: Mapping[str, str]
+) -> Accepted:
     accepted = Accepted()
     urgent: set[int] = set()
     with transaction.atomic():
         # Every transaction touches calls in the same order, so two can never wait on each other.
         for event in sorted(events, key=lambda event: event.provider_call_id):
             call = _call_for(connection=connection, event=event)
-            if _store(connection=connection, call=call, event=event):
+            if _store(connection=connection, call=call, event=event, headers=headers):
                 accepted.stored += 1
                 accepted.call_ids.add(call.pk)
                 if call_is_urgent(call):
@@ -164,7 +172,9 @@ def _learn(call: Call, *, connection: ProviderConnection, event: CallEvent) -> N
         Call.objects.filter(pk=call.pk).update(**learned)
 
 
-def _store(*, connection: ProviderConnection, call: Call, event: CallEvent) -> bool:
+def _store(
+    *, connection: ProviderConnection, call: Call, event: CallEvent, headers: Mapping[str, str]
+) -> bool:
     """Insert the event; False when its key was seen before (the repeat is only counted)."""
     try:
         with transaction.atomic():
@@ -178,6 +188,7 @@ def _store(*, connection: ProviderConnection, call: Call, event: CallEvent) -> b
                 link=event.link,
                 normalised=_normalised(event),
                 raw=event.raw,
+                headers=dict(headers),
             )
     except IntegrityError as error:
         if not _is_duplicate(error):

@@ -33,6 +33,17 @@ class CallStatus(models.TextChoices):
     FAILED = "failed", "Failed"  # Outreach refused permanently (see `problem`)
 
 
+# Failed attempts in a row after which a call that is still retrying is shown to a person.
+RETRIES_WORTH_A_LOOK = 3
+# Held, failed, closed by Callbridge, an event that came too late, or still retrying after
+# several failures: a call a person should look at.
+NEEDS_ATTENTION = (
+    Q(status__in=[CallStatus.HELD, CallStatus.FAILED])
+    | ~Q(attention="")
+    | Q(failures__gte=RETRIES_WORTH_A_LOOK)
+)
+
+
 class DialStatus(models.TextChoices):
     """How placing a call a rep dialled through Callbridge went (calls/dialling/)."""
 
@@ -117,7 +128,27 @@ class Call(OrganizationOwned):
                 name="one_call_per_outreach_call",
             ),
         ]
-        ordering = ["-created"]
+        # The calls list (newest first, keyset on created and id) and its search and filters
+        # stay fast with a million calls in one organisation (bench/console.py measures it).
+        indexes = [
+            models.Index(fields=["organization", "-created", "-id"], name="call_newest"),
+            models.Index(
+                fields=["organization", "status", "-created", "-id"], name="call_newest_by_status"
+            ),
+            models.Index(
+                fields=["organization", "outreach_user_id", "-created", "-id"],
+                name="call_newest_by_agent",
+            ),
+            models.Index(
+                fields=["organization", "-created", "-id"],
+                condition=NEEDS_ATTENTION,
+                name="call_newest_needing_attention",
+            ),
+            models.Index(fields=["organization", "from_number"], name="call_from_number"),
+            models.Index(fields=["organization", "to_number"], name="call_to_number"),
+            models.Index(fields=["organization", "provider_call_id"], name="call_provider_call_id"),
+        ]
+        ordering = ["-created", "-id"]
 
     def __str__(self) -> str:
         return f"{self.direction} call {self.provider_call_id or self.outreach_call_id}"
@@ -163,6 +194,8 @@ class InboxEvent(OrganizationOwned):
     link = models.CharField(max_length=2048, blank=True)
     normalised = models.JSONField(default=dict)
     raw = models.JSONField(null=True)
+    # The webhook request's headers, less anything that could sign or authorise (shown to support).
+    headers = models.JSONField(default=dict, blank=True)
     received_at = models.DateTimeField(auto_now_add=True)
     status = models.CharField(
         max_length=10, choices=InboxStatus.choices, default=InboxStatus.PENDING
@@ -175,6 +208,14 @@ class InboxEvent(OrganizationOwned):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["connection", "dedup_key"], name="one_event_per_key")
+        ]
+        # The needs-attention page's links that came too late: few, found without a scan.
+        indexes = [
+            models.Index(
+                fields=["organization", "-received_at"],
+                condition=Q(status="expired"),
+                name="inbox_expired",
+            )
         ]
         ordering = ["occurred_at", "id"]
 

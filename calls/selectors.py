@@ -1,17 +1,22 @@
-"""Reads about calls: who may see which, and one call's timeline for support staff."""
+"""Reads about calls: who may see which, the calls list's search, filters and pages, and what
+needs a person. One call's timeline is `calls.timeline`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Q, QuerySet
 
-from calls.models import Call, CallStatus, InboxEvent
+from calls.models import NEEDS_ATTENTION, Call, CallStatus
+
+# Re-exported: callers read one call's timeline from here too.
+from calls.timeline import TimelineEntry as TimelineEntry
+from calls.timeline import call_timeline as call_timeline
 from integrations.models import ProviderConnection, WebhookRefusalTally
 from integrations.outreach.models import OutreachConnection
-from portal.audit.models import AuditEntry
+from portal import clock
 from portal.tenancy.models import Membership, Organization, Role
 
 
@@ -30,92 +35,114 @@ def calls_visible(*, organization: Organization, membership: Membership | None) 
 
 
 @dataclass(frozen=True)
-class TimelineEntry:
-    at: datetime
-    kind: str  # event, attempt, audit
-    title: str
-    detail: str
-    status: str
-    data: Any = None
+class CallFilters:
+    """What the calls list was asked for (calls.forms.CallFilterForm reads it from the URL)."""
+
+    # A search: the phone number (as each form it may be stored in) at either end, or the
+    # provider's or Outreach's call id; a call matching any of them is found.
+    phones: tuple[str, ...] = ()
+    call_id: str = ""
+    direction: str = ""
+    status: str = ""
+    connection_id: int | None = None
+    outreach_user_id: str = ""
+    needs_attention: bool = False
+    since: datetime | None = None
+    until: datetime | None = None
 
 
-def _milliseconds(moment: datetime) -> str:
-    return moment.strftime("%H:%M:%S.%f")[:-3]
+def calls_filtered(calls: QuerySet[Call], filters: CallFilters) -> QuerySet[Call]:
+    """Each filter is an equality on an indexed column (or the needs-attention partial index),
+    so every combination stays fast on a million calls: no substring search."""
+    if filters.call_id:
+        found = Q(provider_call_id=filters.call_id) | Q(outreach_call_id=filters.call_id)
+        if filters.phones:
+            found |= Q(from_number__in=filters.phones) | Q(to_number__in=filters.phones)
+        calls = calls.filter(found)
+    if filters.direction:
+        calls = calls.filter(direction=filters.direction)
+    if filters.status:
+        calls = calls.filter(status=filters.status)
+    if filters.connection_id is not None:
+        calls = calls.filter(connection_id=filters.connection_id)
+    if filters.outreach_user_id:
+        calls = calls.filter(outreach_user_id=filters.outreach_user_id)
+    if filters.needs_attention:
+        calls = calls.filter(NEEDS_ATTENTION)
+    if filters.since is not None:
+        calls = calls.filter(created__gte=filters.since)
+    if filters.until is not None:
+        calls = calls.filter(created__lt=filters.until)
+    return calls
 
 
-def _event_title(event: InboxEvent) -> str:
-    title = f"{event.happening} (happened {_milliseconds(event.occurred_at)})"
-    agent = event.normalised.get("agent") or {}
-    if agent:  # who had the call at this point: a transfer shows as another agent
-        title += " · agent " + ", ".join(f"{kind} {value}" for kind, value in agent.items())
-    if event.normalised.get("provider") == "callbridge":
-        # Recorded by Callbridge itself: a rep's dial, its failure, or a call closed for silence.
-        raw = event.raw if isinstance(event.raw, dict) else {}
-        title += " · " + (
-            f"by Callbridge: {raw['note']}" if raw.get("note") else "closed by Callbridge"
+@dataclass(frozen=True)
+class CallsPage:
+    calls: list[Call]
+    older: str  # the cursor of the next (older) page, empty on the last
+    newer: str  # the cursor of the previous (newer) page, empty on the first
+
+
+def cursor_of(call: Call) -> str:
+    return f"{call.created.isoformat()}_{call.pk}"
+
+
+def cursor_parse(cursor: str) -> tuple[datetime, int] | None:
+    """A cursor from the URL, or None when it is not one of ours (a stale or edited link)."""
+    moment, _, pk = cursor.rpartition("_")
+    try:
+        return datetime.fromisoformat(moment), int(pk)
+    except ValueError:
+        return None
+
+
+def calls_page(calls: QuerySet[Call], *, size: int, after: str = "", before: str = "") -> CallsPage:
+    """Newest first, by keyset on (created, id): any page costs as little as the first."""
+    older_than, newer_than = cursor_parse(after) if after else None, None
+    if before and not after:
+        newer_than = cursor_parse(before)
+    if newer_than is not None:
+        created, pk = newer_than
+        rows = list(
+            calls.filter(Q(created__gt=created) | Q(created=created, pk__gt=pk)).order_by(
+                "created", "id"
+            )[: size + 1]
         )
-    return title
-
-
-def call_timeline(*, call: Call) -> list[TimelineEntry]:
-    """What the provider told us, what the rules made of it, and what we told Outreach."""
-    entries = [
-        TimelineEntry(
-            at=event.received_at,
-            kind="event",
-            title=_event_title(event),
-            detail=event.reason,
-            status=event.status
-            + (f", repeated {event.duplicates} times" if event.duplicates else ""),
-            data={"normalised": event.normalised, "raw": event.raw},
+        more_newer = len(rows) > size
+        rows = rows[:size][::-1]
+        return CallsPage(
+            rows,
+            older=cursor_of(rows[-1]) if rows else "",
+            newer=cursor_of(rows[0]) if rows and more_newer else "",
         )
-        for event in call.events.all()
-    ]
-    entries += [
-        TimelineEntry(
-            at=attempt.started_at,
-            kind="attempt",
-            title=f"{attempt.method} {attempt.path}",
-            detail=attempt.error or (attempt.outreach_error_id or ""),
-            status=f"{attempt.status_code or 'no answer'} · {attempt.get_outcome_display()}"
-            + (f" · {attempt.duration_ms} ms" if attempt.duration_ms is not None else ""),
-            data={
-                "request": attempt.request_body,
-                "response": attempt.response_body,
-                "attempt": attempt.attempt,
-            },
-        )
-        for attempt in call.attempts.all()
-    ]
-    audit = AuditEntry.objects.filter(
-        organization_id=call.organization_id, target_type=Call._meta.label, target_id=str(call.pk)
+    if older_than is not None:
+        created, pk = older_than
+        calls = calls.filter(Q(created__lt=created) | Q(created=created, pk__lt=pk))
+    rows = list(calls.order_by("-created", "-id")[: size + 1])
+    more_older = len(rows) > size
+    rows = rows[:size]
+    return CallsPage(
+        rows,
+        older=cursor_of(rows[-1]) if rows and more_older else "",
+        newer=cursor_of(rows[0]) if rows and older_than is not None else "",
     )
-    entries += [
-        TimelineEntry(
-            at=entry.created,
-            kind="audit",
-            title=entry.action,
-            detail=entry.actor_label,
-            status="",
-            data=entry.data,
-        )
-        for entry in audit
-    ]
-    return sorted(entries, key=lambda entry: entry.at)
 
 
-# Failed attempts in a row after which a call that is still retrying is shown to a person.
-RETRIES_WORTH_A_LOOK = 3
+# Counts of calls (the list's, the dashboard's) are exact up to here, "more than" beyond: an exact
+# count of a million rows would cost more than the page it sits on.
+COUNT_LIMIT = 10_000
+
+
+def calls_count(calls: QuerySet[Call], *, limit: int) -> tuple[int, bool]:
+    """How many calls match, counted up to `limit`, and whether there are more."""
+    counted = calls.order_by()[: limit + 1].count()
+    return min(counted, limit), counted > limit
 
 
 def calls_needing_attention(calls: QuerySet[Call]) -> QuerySet[Call]:
     """Held, failed, closed by Callbridge, an event that came too late, or still retrying after
     several failures: each with its problem or last error."""
-    return calls.filter(
-        Q(status__in=[CallStatus.HELD, CallStatus.FAILED])
-        | ~Q(attention="")
-        | Q(failures__gte=RETRIES_WORTH_A_LOOK)
-    )
+    return calls.filter(NEEDS_ATTENTION)
 
 
 def dashboard_figures(
@@ -124,13 +151,32 @@ def dashboard_figures(
     """What an organisation's dashboard shows: how its calls are doing, and what needs a person.
     Platform staff also see every Outreach connection whose token endpoint is failing."""
     calls = calls_visible(organization=organization, membership=membership)
-    by_status = dict(calls.values_list("status").annotate(n=Count("id")).order_by())
+    total = calls_count(calls, limit=COUNT_LIMIT)
+    # Up to date but not over (Outreach has `ringing`, say): not to be read as finished. Such a
+    # call is from the past day (a silent call is given up long before), which keeps it cheap.
+    ongoing = calls_count(
+        calls.filter(
+            status=CallStatus.DONE,
+            final_state="",
+            created__gte=clock.now() - timedelta(days=1),
+        ),
+        limit=COUNT_LIMIT,
+    )
+    figures = []
+    for status, label in CallStatus.choices:
+        count, more = calls_count(calls.filter(status=status), limit=COUNT_LIMIT)
+        if status == CallStatus.DONE:
+            figures.append((status, label, count - (0 if more else ongoing[0]), more))
+            figures.append((status, "Up to date, still in progress", *ongoing))
+        else:
+            figures.append((status, label, count, more))
     troubled = OutreachConnection.objects.exclude(token_error="").select_related("organization")
     if not user.is_staff:
         troubled = troubled.filter(organization=organization)
     return {
-        "calls_total": sum(by_status.values()),
-        "calls_by_status": by_status,
+        "calls_total": total[0],
+        "calls_total_more": total[1],
+        "calls_by_status": [figure for figure in figures if figure[2]],
         "needs_attention": calls_needing_attention(calls).order_by("-created")[:10],
         "token_trouble": troubled.order_by("token_error_since")[:20],
         # Requests that matched no connection, counted per day: platform staff only.

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from calls.doorbell import enqueue_call, enqueue_calls
 from calls.inbox import inbox_accept
@@ -81,6 +81,22 @@ def call_replay(*, call: Call, actor: User) -> None:
         transaction.on_commit(lambda: enqueue_call(call.pk, urgent=urgent))
 
 
+# A call Outreach is up to date on, with nothing for a person to look at: a replay would change
+# nothing, so it is refused with that said.
+REPLAYABLE = ~Q(status=CallStatus.DONE, attention="")
+# Calls one bulk replay re-plans at most, newest first (each is one short transaction).
+BULK_REPLAY_LIMIT = 500
+
+
+def calls_replay(*, calls: QuerySet[Call], actor: User) -> int:
+    """Replay the newest replayable calls of a filtered set, each audited like a single replay.
+    Returns how many were replayed."""
+    chosen = list(calls.filter(REPLAYABLE).order_by("-created", "-id")[:BULK_REPLAY_LIMIT])
+    for call in chosen:
+        call_replay(call=call, actor=actor)
+    return len(chosen)
+
+
 def agent_mapping_delete(*, mapping: AgentMapping, actor: User) -> None:
     audit_record(
         action="agent_mapping.delete",
@@ -101,25 +117,35 @@ class OutreachUserUnknown(Exception):
 
 
 def outreach_user_resolve(*, organization: Organization, user: str) -> str:
-    """An Outreach user id from what an admin typed: an id as it is, an email looked up in the
-    organisation's Outreach org (`users.read`)."""
+    """An Outreach user id from what an admin typed, checked in the organisation's Outreach org
+    (`users.read`): an email looked up, an id confirmed (taken as given while no Outreach
+    connection can check it)."""
     user = user.strip()
-    if "@" not in user:
-        if not user.isdigit():
-            raise OutreachUserUnknown("Give the user's email in Outreach, or their numeric id.")
-        return user
+    by_id = "@" not in user
+    if by_id and not user.isdigit():
+        raise OutreachUserUnknown("Give the user's email in Outreach, or their numeric id.")
     connection = organization_connection(organization=organization)
     if connection is None or not connection_is_usable(connection=connection):
+        if by_id:  # nothing to check it against yet: taken as given
+            return user
         raise OutreachUserUnknown(
             "Connect the organisation's Outreach first to map by email, or give the user id."
         )
     try:
         with OutreachClient(connection=connection) as client:
-            found, _ = client.find_user_by_email(user)
+            if by_id:
+                exists, _ = client.user_exists(user)
+                found = user if exists else None
+            else:
+                found, _ = client.find_user_by_email(user)
     except OutreachError as error:
         raise OutreachUserUnknown(f"Outreach could not be asked: {error}") from None
     if found is None:
-        raise OutreachUserUnknown(f"No user with the email {user} in your Outreach org.")
+        what = "id" if by_id else "email"
+        raise OutreachUserUnknown(
+            f"No user with the {what} {user} in your Outreach org: calls mapped to it would "
+            "fail. Check the user in Outreach, or give their email."
+        )
     return found
 
 

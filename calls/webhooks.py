@@ -75,7 +75,9 @@ def receive_webhook(request: HttpRequest, kind: str, token: str) -> HttpResponse
         provider.verify(request, connection)
         events = provider.parse(request, connection)
         _check_events(events)
-        accepted = inbox_accept(connection=connection, events=events)
+        accepted = inbox_accept(
+            connection=connection, events=events, headers=shown_headers(request)
+        )
     except WebhookRejected as rejection:
         if _refusing_too_often(request):
             _tally("rate_limited")
@@ -104,6 +106,19 @@ def receive_webhook(request: HttpRequest, kind: str, token: str) -> HttpResponse
         accepted.duplicates,
     )
     return provider.accepted_answer(request, stored=accepted.stored, duplicates=accepted.duplicates)
+
+
+# Headers whose value signs or authorises a request: never stored, never shown.
+_SECRET_HEADER = re.compile(r"signature|authorization|auth|token|secret|key|cookie", re.IGNORECASE)
+
+
+def shown_headers(request: HttpRequest) -> dict[str, str]:
+    """The request's headers as support staff may read them on the call's timeline."""
+    return {
+        name: value[:500]
+        for name, value in request.headers.items()
+        if not _SECRET_HEADER.search(name)
+    }
 
 
 def _check_body(request: HttpRequest, *, content_types: tuple[str, ...]) -> None:

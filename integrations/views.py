@@ -17,6 +17,7 @@ from integrations.forms import ProviderConnectionForm, RepSignInForm
 from integrations.models import ProviderConnection, RepSignIn, WebhookReceipt
 from integrations.provider import Provider
 from integrations.registry import is_known, provider_choices, provider_class, provider_for
+from portal.once import once_spent, once_token
 from portal.tenancy.access import OrganizationRequest, organization_view
 from portal.tenancy.models import Access, Role
 
@@ -72,6 +73,7 @@ def _page(
             "chosen": chosen(),
             "form": form or ProviderConnectionForm(provider=chosen),
             "new_secret": new_secret,
+            "once": once_token(),
         },
     )
 
@@ -83,6 +85,9 @@ def providers(request: OrganizationRequest) -> HttpResponse:
 
 @organization_view(access=Access.CONFIGURATION, methods=("POST",))
 def provider_create(request: OrganizationRequest) -> HttpResponse:
+    if once_spent(request):  # the page showing a new secret, reloaded: nothing is created
+        messages.info(request, "That form was already sent: no second connection was created.")
+        return redirect("providers", org=request.organization.slug)
     form = ProviderConnectionForm(request.POST, provider=_chosen_provider(request.POST.get("kind")))
     if not form.is_valid():
         return _page(request, form=form)

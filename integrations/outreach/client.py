@@ -277,6 +277,11 @@ class OutreachClient:
         response = self._request("GET", "/users", params={"filter[email]": email})
         return _first_id(response.data), response
 
+    def user_exists(self, user_id: str) -> tuple[bool, OutreachResponse]:
+        """Whether the token's org has a user with this id (an agent mapping names one)."""
+        response = self._request("GET", "/users", params={"filter[id]": user_id})
+        return _first_id(response.data) == user_id, response
+
     def find_prospect_by_number(self, number: str) -> tuple[str | None, OutreachResponse]:
         """The prospect with this phone number (E.164), or None. Outreach matches the digits."""
         prospects, response = self.find_prospects_by_number(number)

@@ -9,7 +9,7 @@ from portal.tenancy.models import Membership
 
 class ApiTokenForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="Where you will use it, e.g. 'Chrome laptop'.")
-    organization = forms.ChoiceField()
+    organization = forms.ChoiceField(label="Organisation")
     lifetime_days = forms.IntegerField(
         min_value=1,
         max_value=3650,

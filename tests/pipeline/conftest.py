@@ -134,11 +134,17 @@ def pipeline(
 
 @pytest.fixture
 def web(pipeline: Pipeline) -> Iterator[str]:
-    """gunicorn with the test environment (EXTRA_PROVIDERS included) and nothing else, its
-    PUBLIC_BASE_URL its own address; the base URL."""
+    """gunicorn with the test environment (EXTRA_PROVIDERS included), its PUBLIC_BASE_URL its own
+    address and Outreach the sandbox (pages that ask Outreach, like the Agents page's user
+    lookup, reach it); the base URL."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = child_process_environment(PUBLIC_BASE_URL=base)
+    sandbox = pipeline.sandbox.base_url
+    env = child_process_environment(
+        PUBLIC_BASE_URL=base,
+        OUTREACH_API_URL=f"{sandbox}/api/v2",
+        OUTREACH_OAUTH_URL=f"{sandbox}/oauth",
+    )
     command = ["gunicorn", "portal.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1"]
     with running(command, env=env) as process:
         wait_for_http(f"{base}/healthz", process=process)

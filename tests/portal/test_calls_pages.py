@@ -65,7 +65,7 @@ def test_it_shows_support_the_whole_timeline(cast: Cast, call: Call) -> None:
         .get(reverse("call_detail", kwargs={"org": cast.org.slug, "call_id": call.pk}))
         .content.decode()
     )
-    assert "ringing" in page and "to be reported as ringing" in page
+    assert "ringing" in page and "Used. Outreach is told the call is “ringing”." in page
     assert "PATCH /calls/5" in page and "422" in page and "validationError" in page
     assert "Outreach refused update: bad link" in page
 
