@@ -22,7 +22,8 @@ and, optionally, two capabilities with one signature each (the core asks `suppor
   have been placed, so it must not be asked again);
 - `fetch_call_state(connection, provider_call_id)`: the events the provider now reports for a
   call, or None when it cannot say; the core's reconciliation loop feeds them to the inbox like
-  any webhook's.
+  any webhook's (and, for a class that declares `poll_every`, its polling loop does, until
+  the call is final and its recording known or `poll_for` has passed).
 
 The webhook door, the Telephony pages and the pipeline name no provider: they read these
 declarations.
@@ -32,7 +33,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -166,6 +167,10 @@ class Unconfirmed:
     instead, and reports the call failed if none come."""
 
     reason: str  # for the rep and the call's timeline; never a secret
+    # How long the core waits for the provider's events before `failed`; None: the
+    # DIAL_CONFIRM_SECONDS setting. A provider that asks a person to finish the dial (CCAI
+    # Platform's widget) gives that person its own time.
+    wait_seconds: float | None = None
 
 
 PlaceCallOutcome = Placed | Refused | Unconfirmed
@@ -193,6 +198,11 @@ class Provider:
     # tests hold a payload fixture `<event>__<variant>.json` for each, and refuse a fixture of
     # an event the class does not declare.
     events: ClassVar[tuple[str, ...]] = ()
+    # For providers whose webhooks may be lost (`fetch_call_state` required): ask about each call
+    # this often, from its first event until its final state and recording are known or
+    # `poll_for` has passed, instead of only after RECONCILE_AFTER_SECONDS of quiet.
+    poll_every: ClassVar[timedelta | None] = None
+    poll_for: ClassVar[timedelta] = timedelta(hours=2)
 
     # The secret policy, for providers with `mints_signing_secret`: the format of a new secret,
     # and which secrets are accepted after a rotation or once the old ones are retired, given

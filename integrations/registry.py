@@ -21,6 +21,7 @@ from integrations.provider import Provider
 PROVIDERS: dict[str, str] = {
     "generic": "integrations.generic.provider.GenericProvider",
     "twilio": "integrations.twilio.provider.TwilioProvider",
+    "ccai": "integrations.ccai.provider.CcaiProvider",
 }
 
 # A kind is part of the webhook URL (`<slug:kind>`) and is stored in 30 characters.

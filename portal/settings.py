@@ -69,6 +69,9 @@ RECONCILE_AFTER_SECONDS = env.int("RECONCILE_AFTER_SECONDS", default=300)
 # as failed.
 DIAL_DEADLINE_SECONDS = env.float("DIAL_DEADLINE_SECONDS", default=8.0)
 DIAL_CONFIRM_SECONDS = env.int("DIAL_CONFIRM_SECONDS", default=30)
+# Where a CCAI Platform connection's API is, from its subdomain and domain. Only the tests'
+# local fake of the platform changes it.
+CCAI_API_URL = env.str("CCAI_API_URL", default="https://{subdomain}.{domain}/apps/api/v1")
 
 # Telephony provider classes beyond integrations/registry.py's, as dotted paths; each class's
 # `kind` is its key (integrations/registry.py).
@@ -92,6 +95,7 @@ INSTALLED_APPS = [
     "integrations",
     "integrations.outreach",
     "integrations.outreach.authorization",
+    "integrations.ccai",
     "calls",
     "calls.retention",
 ]

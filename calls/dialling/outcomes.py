@@ -69,7 +69,8 @@ def dial_settle(*, call: Call, outcome: PlaceCallOutcome) -> None:
             action, data = "dial.placed", {"provider_call_id": outcome.provider_call_id}
         else:
             locked.dial_status, locked.dial_reason = DialStatus.UNCONFIRMED, outcome.reason[:500]
-            locked.dial_confirm_by = clock.now() + timedelta(seconds=settings.DIAL_CONFIRM_SECONDS)
+            wait = outcome.wait_seconds or settings.DIAL_CONFIRM_SECONDS
+            locked.dial_confirm_by = clock.now() + timedelta(seconds=wait)
             locked.save(update_fields=["dial_status", "dial_reason", "dial_confirm_by"])
             action, data = "dial.unconfirmed", {"reason": outcome.reason}
         audit_record(action=action, organization=locked.organization, target=locked, data=data)

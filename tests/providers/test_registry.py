@@ -41,6 +41,7 @@ def test_it_lists_the_repositorys_providers_first_then_extra_ones() -> None:
     assert provider_choices() == [
         ("generic", "Generic signed webhook"),
         ("twilio", "Twilio"),
+        ("ccai", "Google CCAI Platform (UJET)"),
         ("fakephone", "FakePhone (test provider)"),
     ]
     assert provider_class("generic") is GenericProvider
@@ -56,7 +57,11 @@ def test_it_knows_only_registered_kinds() -> None:
 @override_settings(EXTRA_PROVIDERS=[])
 def test_it_forgets_an_extra_provider_taken_out_of_the_setting() -> None:
     assert not is_known("fakephone")
-    assert provider_choices() == [("generic", "Generic signed webhook"), ("twilio", "Twilio")]
+    assert provider_choices() == [
+        ("generic", "Generic signed webhook"),
+        ("twilio", "Twilio"),
+        ("ccai", "Google CCAI Platform (UJET)"),
+    ]
 
 
 @pytest.mark.parametrize(
