@@ -22,8 +22,8 @@ and, optionally, two capabilities with one signature each (the core asks `suppor
   have been placed, so it must not be asked again);
 - `fetch_call_state(connection, provider_call_id)`: the events the provider now reports for a
   call, or None when it cannot say; the core's reconciliation loop feeds them to the inbox like
-  any webhook's (and, for a class that declares `poll_every`, its polling loop does, until
-  the call is final and its recording known or `poll_for` has passed).
+  any webhook's (and, for a class that declares `polling`, its polling loop does, until
+  the call is final and its recording known, or a deadline).
 
 The webhook door, the Telephony pages and the pipeline name no provider: they read these
 declarations.
@@ -176,6 +176,17 @@ class Unconfirmed:
 PlaceCallOutcome = Placed | Refused | Unconfirmed
 
 
+@dataclass(frozen=True, kw_only=True)
+class Polling:
+    """Ask the provider about a call every `every`, from its first event until its final state
+    is known - and for a completed call its recording, or `recording_for` after it ended - or
+    until `up_to` after its first event, whichever comes first."""
+
+    every: timedelta
+    up_to: timedelta = timedelta(hours=2)
+    recording_for: timedelta = timedelta(minutes=15)
+
+
 class Provider:
     """Base of every provider class; subclasses set the declarations and implement `verify`
     and `parse`, and may implement the capabilities."""
@@ -198,11 +209,9 @@ class Provider:
     # tests hold a payload fixture `<event>__<variant>.json` for each, and refuse a fixture of
     # an event the class does not declare.
     events: ClassVar[tuple[str, ...]] = ()
-    # For providers whose webhooks may be lost (`fetch_call_state` required): ask about each call
-    # this often, from its first event until its final state and recording are known or
-    # `poll_for` has passed, instead of only after RECONCILE_AFTER_SECONDS of quiet.
-    poll_every: ClassVar[timedelta | None] = None
-    poll_for: ClassVar[timedelta] = timedelta(hours=2)
+    # For providers whose webhooks may be lost (`fetch_call_state` required): how the core polls
+    # their calls instead of only asking after RECONCILE_AFTER_SECONDS of quiet.
+    polling: ClassVar[Polling | None] = None
 
     # The secret policy, for providers with `mints_signing_secret`: the format of a new secret,
     # and which secrets are accepted after a rotation or once the old ones are retired, given

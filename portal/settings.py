@@ -202,6 +202,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "calls.tasks.ask_providers_about_quiet_calls",
         "schedule": 60.0,
     },
+    # Providers whose webhooks may be lost (`polling`): their calls are asked about until final.
+    "poll-providers": {"task": "calls.tasks.poll_providers", "schedule": 2.0},
     # Dials the provider did not confirm in time: placed once it reports them, else failed.
     "settle-unconfirmed-dials": {"task": "calls.tasks.settle_unconfirmed_dials", "schedule": 5.0},
     # Calls whose provider went quiet past the organisation's give-up deadline are closed.

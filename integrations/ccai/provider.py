@@ -32,6 +32,7 @@ from integrations.models import ProviderConnection
 from integrations.provider import (
     PlaceCallOutcome,
     PlaceCallRequest,
+    Polling,
     Provider,
     SetupField,
     WebhookAnswer,
@@ -104,9 +105,8 @@ class CcaiProvider(Provider):
     mints_signing_secret = True
     # Call objects by their status, and session events.
     events = (*STATUSES, "session")
-    # Session events are not guaranteed: the call object is polled until final (seam extension).
-    poll_every = timedelta(seconds=5)
-    poll_for = timedelta(hours=2)
+    # Session events are not guaranteed: the call object is polled until final and recorded.
+    polling = Polling(every=timedelta(seconds=5), up_to=timedelta(hours=2))
 
     def new_signing_secret(self) -> str:
         return "ccai_" + secrets.token_urlsafe(24)
