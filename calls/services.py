@@ -18,7 +18,7 @@ from integrations.events import CallEvent
 from integrations.outreach.client import OutreachClient
 from integrations.outreach.errors import OutreachError
 from integrations.outreach.selectors import connection_is_usable, organization_connection
-from integrations.provider import Capability
+from integrations.provider import Capability, WebhookRejected
 from integrations.registry import provider_class, provider_for, provider_kinds
 from portal import clock
 from portal.audit.services import audit_record
@@ -229,6 +229,11 @@ def call_ask_provider(*, call: Call, note_unchanged: bool = True) -> None:
     provider = provider_for(call.connection.kind)
     try:
         events = provider.fetch_call_state(call.connection, call.provider_call_id)
+    except WebhookRejected as unreadable:
+        # The provider answered something we will not guess from (a value it does not
+        # document): the call's timeline and Needs attention say so, once.
+        _note_unreadable_answer(call, unreadable.reason)
+        events = None
     except Exception:  # the provider's trouble must not stop the loop for other calls
         logger.warning("call.provider_ask_failed call=%s", call.pk, exc_info=True)
         events = None
@@ -245,6 +250,17 @@ def call_ask_provider(*, call: Call, note_unchanged: bool = True) -> None:
             "new_events": stored,
         },
     )
+
+
+def _note_unreadable_answer(call: Call, reason: str) -> None:
+    note = f"The provider's answer about this call could not be read: {reason}"[:500]
+    if Call.objects.filter(pk=call.pk).exclude(attention=note).update(attention=note):
+        audit_record(
+            action="call.provider_answer_unreadable",
+            organization=call.organization,
+            target=call,
+            data={"reason": reason},
+        )
 
 
 def calls_close_unfinished(*, limit: int = 500) -> int:

@@ -21,7 +21,8 @@ and, optionally, two capabilities with one signature each (the core asks `suppor
   trying again can help) or `Unconfirmed` (the provider did not answer in time: the call may
   have been placed, so it must not be asked again);
 - `fetch_call_state(connection, provider_call_id)`: the events the provider now reports for a
-  call, or None when it cannot say; the core's reconciliation loop feeds them to the inbox like
+  call, or None when it cannot say (`WebhookRejected` for an answer it will not read, which the
+  core notes on the call); the core's reconciliation loop feeds them to the inbox like
   any webhook's (and, for a class that declares `polling`, its polling loop does, until
   the call is final and its recording known, or a deadline).
 

@@ -17,6 +17,7 @@ from integrations.ccai.pace import pace_for_poll, pace_hold
 from integrations.ccai.setup import setup_of
 from integrations.events import CallEvent
 from integrations.models import ProviderConnection
+from integrations.provider import WebhookRejected
 
 logger = logging.getLogger(__name__)
 
@@ -52,12 +53,15 @@ def poll_call(
     try:
         events = call_events(call, kind=kind, region=connection.organization.default_region)
     except (Unmapped, ValueError) as problem:
-        # Kept as the platform sent it, for support staff; nothing is guessed from it.
+        # Nothing is guessed from it: the core notes it on the call, and the log keeps the
+        # platform's answer for support staff.
         logger.warning(
             "ccai.poll_unmapped call=%s problem=%s answer=%s",
             provider_call_id,
             problem,
             answer_excerpt(response),
         )
-        return None
+        raise WebhookRejected(
+            f"Unmapped: {problem}.", status=422, provider_call_id=provider_call_id
+        ) from None
     return manual_dial_match(connection, events)
