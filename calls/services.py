@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 
 from calls.doorbell import enqueue_call, enqueue_calls
 from calls.inbox import inbox_accept
@@ -183,7 +183,7 @@ def calls_ask_providers(*, limit: int = 100) -> int:
 
 def calls_poll_providers(*, limit: int = 200) -> int:
     """The polling loop, for providers that declare `polling` (their webhooks may be lost): each
-    call still followed (README "Asking the provider") is asked once per `every`, claimed first
+    call still followed (README "Following calls: session events and polling") is asked once per `every`, claimed first
     so that two runs never ask about one call at once. Returns how many calls were asked."""
     now = clock.now()
     asked = 0
@@ -210,7 +210,8 @@ def calls_poll_providers(*, limit: int = 200) -> int:
                 & ~Exists(recorded)
             )
             .select_related("connection", "organization")
-            .order_by("provider_asked_at", "first_event_at")
+            # Never asked first (PostgreSQL sorts NULL last otherwise), then the longest unasked.
+            .order_by(F("provider_asked_at").asc(nulls_first=True), "first_event_at")
         )
         for call in followed[:limit]:
             claimed = Call.objects.filter(
