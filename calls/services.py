@@ -183,8 +183,9 @@ def calls_ask_providers(*, limit: int = 100) -> int:
 
 def calls_poll_providers(*, limit: int = 200) -> int:
     """The polling loop, for providers that declare `polling` (their webhooks may be lost): each
-    call still followed (README "Following calls: session events and polling") is asked once per `every`, claimed first
-    so that two runs never ask about one call at once. Returns how many calls were asked."""
+    call still followed (README "Following calls: session events and polling") is asked once
+    per `every`, claimed first so that two runs never ask about one call at once. Returns how
+    many calls were asked."""
     now = clock.now()
     asked = 0
     for kind in provider_kinds():
