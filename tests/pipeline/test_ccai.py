@@ -170,7 +170,8 @@ def test_every_row_the_platform_can_produce_ends_in_outreach_as_the_table_says(
     )
     expected[refused] = ("failed", {})
 
-    # Inbound: end users call the contact centre; agent 7 (Rita) takes or misses them.
+    # Inbound: end users call the contact centre and the platform offers each to agent 7
+    # (Rita), who takes or misses it: a call no agent was offered has no Outreach user.
     inbound = {
         "answered": (
             [
@@ -184,6 +185,7 @@ def test_every_row_the_platform_can_produce_ends_in_outreach_as_the_table_says(
         "caller hangs up": (
             [
                 Step(0.2, "queued", {"queued_at": "now"}),
+                Step(0.3, "assigned", {"assigned_at": "now"}),
                 Step(0.5, "failed", ended(fail_reason="eu_abandoned")),
             ],
             ("canceled", {}),
@@ -191,6 +193,7 @@ def test_every_row_the_platform_can_produce_ends_in_outreach_as_the_table_says(
         "times out, voicemail": (
             [
                 Step(0.2, "queued", {"queued_at": "now"}),
+                Step(0.3, "assigned", {"assigned_at": "now"}),
                 Step(0.3, "deflected", ended()),
                 Step(0.3, "voicemail"),
                 Step(0.5, "voicemail_received", ended(recording_url=REC.format("vm"))),
@@ -200,6 +203,7 @@ def test_every_row_the_platform_can_produce_ends_in_outreach_as_the_table_says(
         "fails to set up": (
             [
                 Step(0.2, "queued", {"queued_at": "now"}),
+                Step(0.3, "assigned", {"assigned_at": "now"}),
                 Step(0.5, "failed", ended(fail_reason="nothing")),
             ],
             ("failed", {}),
