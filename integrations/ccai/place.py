@@ -69,9 +69,8 @@ def place_ccai_call(
     except httpx.TransportError as error:
         manual_dial_expect(request, wait=setup.manual_wait)
         return Unconfirmed(
-            f"The CCAI Platform did not answer the dial request in time ({type(error).__name__}); "
-            "it may be placing the call, so it is not asked again: Callbridge waits for it to "
-            "report the call.",
+            "The CCAI Platform did not answer the dial request in time "
+            f"({type(error).__name__}); it may be placing the call, so it is not asked again.",
             wait_seconds=setup.manual_wait.total_seconds(),
         )
     logger.info(
@@ -97,7 +96,6 @@ def _outcome(
         # that echo the request: the agent chooses the outbound number (or the ticket's contact)
         # in the widget, and only then is the call placed.
         manual_dial_expect(request, wait=setup.manual_wait)
-        seconds = int(setup.manual_wait.total_seconds())
         hint = (
             ""
             if setup.outbound_number
@@ -105,8 +103,8 @@ def _outcome(
         )
         return Unconfirmed(
             "The CCAI Platform needs you to finish this call in its widget: choose the outbound "
-            f"number there{hint}. Callbridge waits {seconds} s for the call to appear.",
-            wait_seconds=float(seconds),
+            f"number there{hint}.",
+            wait_seconds=setup.manual_wait.total_seconds(),
         )
     message = _message(answer.get("message"))
     if status == 400:

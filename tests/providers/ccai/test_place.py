@@ -85,7 +85,7 @@ def test_it_waits_for_the_agent_in_the_widget_after_a_202(
     outcome = place(connection)
     assert outcome == Unconfirmed(
         "The CCAI Platform needs you to finish this call in its widget: choose the outbound "
-        "number there. Callbridge waits 60 s for the call to appear.",
+        "number there.",
         wait_seconds=60.0,
     )
     dial = CcaiManualDial.objects.get()
