@@ -159,6 +159,9 @@ class Placed:
 class Refused:
     reason: str  # for the rep, in words they can act on; never a secret
     permanent: bool  # False: the same request may succeed if tried again
+    # The provider's answer as it came (status and body), for support staff on the call's
+    # timeline; never a secret.
+    answer: str = ""
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,7 @@ def own_event(
 def dial_settle(*, call: Call, outcome: PlaceCallOutcome) -> None:
     """Record the provider's answer: placed, unconfirmed (its events decide), or failed."""
     if isinstance(outcome, Refused):
-        dial_fail(call=call, reason=outcome.reason)
+        dial_fail(call=call, reason=outcome.reason, answer=outcome.answer)
         return
     with transaction.atomic():
         locked = Call.objects.select_for_update(of=("self",)).get(pk=call.pk)
@@ -93,9 +93,10 @@ def _name_call(call: Call, provider_call_id: str) -> None:
         logger.warning("dial.provider_call_id_taken call=%s id=%s", call.pk, provider_call_id)
 
 
-def dial_fail(*, call: Call, reason: str) -> None:
+def dial_fail(*, call: Call, reason: str, answer: str = "") -> None:
     """The dial failed: Outreach gets `failed` (through the inbox and the pipeline), stamped
-    now, and the reason is kept for the rep."""
+    now, and the reason is kept for the rep (the provider's raw `answer`, when it gave one, for
+    support staff)."""
     now = clock.now()
     with transaction.atomic():
         locked = (
@@ -127,7 +128,7 @@ def dial_fail(*, call: Call, reason: str) -> None:
             action="dial.failed",
             organization=locked.organization,
             target=locked,
-            data={"reason": reason},
+            data={"reason": reason, **({"provider_answer": answer[:2000]} if answer else {})},
         )
     logger.info("dial.failed call=%s reason=%s", call.pk, reason)
 

@@ -12,6 +12,7 @@ outbound number, or the ticket's contact), so the dial waits for the call to app
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import datetime
 
@@ -79,7 +80,11 @@ def place_ccai_call(
         response.status_code,
         answer_excerpt(response),
     )
-    return _outcome(response, request=request, setup=setup, agent_email=agent_email)
+    outcome = _outcome(response, request=request, setup=setup, agent_email=agent_email)
+    if isinstance(outcome, Refused):
+        # The platform's own words, kept on the call's timeline for support staff.
+        return dataclasses.replace(outcome, answer=answer_excerpt(response))
+    return outcome
 
 
 def _outcome(

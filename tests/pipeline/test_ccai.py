@@ -18,6 +18,7 @@ from calls.services import agent_mapping_create, calls_poll_providers
 from calls.tasks import settle_unconfirmed_dials
 from integrations.models import ProviderConnection
 from portal.accounts.services import api_token_create
+from portal.audit.models import AuditEntry
 from portal.tenancy.models import Membership, Role
 from tests.conftest import make_user
 from tests.dialling.helpers import portal_server
@@ -169,6 +170,12 @@ def test_every_row_the_platform_can_produce_ends_in_outreach_as_the_table_says(
         "yourself available in the CCAI Platform adapter, then call again.",
     )
     expected[refused] = ("failed", {})
+    failed = AuditEntry.objects.get(
+        action="dial.failed", target_id=str(Call.objects.get(outreach_call_id=refused).pk)
+    )
+    assert failed.data["provider_answer"] == (
+        'HTTP 400 {"message": "Agent is not available to take this call"}'
+    )
 
     # Inbound: end users call the contact centre and the platform offers each to agent 7
     # (Rita), who takes or misses it: a call no agent was offered has no Outreach user.

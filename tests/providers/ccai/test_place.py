@@ -4,6 +4,7 @@ credential check when a connection is saved."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -49,6 +50,11 @@ def place(connection: ProviderConnection, *, seconds: float = 8.0, **agent: str)
     return CcaiProvider().place_call(
         request, deadline=timezone.now() + timedelta(seconds=seconds), idempotency_key="4711"
     )
+
+
+def told(outcome: object) -> object:
+    """What the rep reads and whether to try again (the raw answer is for support staff)."""
+    return dataclasses.replace(outcome, answer="") if isinstance(outcome, Refused) else outcome
 
 
 def test_it_places_the_call_with_the_documented_body_and_keeps_its_id(
@@ -166,7 +172,16 @@ def test_it_gives_the_rep_each_documented_refusal_in_words_to_act_on(
     fake: FakeCcai, connection: ProviderConnection, message: str, reason: str
 ) -> None:
     fake.answer_next(400, {"message": message})
-    assert place(connection) == Refused(reason, permanent=True)
+    assert told(place(connection)) == Refused(reason, permanent=True)
+
+
+def test_it_keeps_the_platforms_answer_for_support_staff(
+    fake: FakeCcai, connection: ProviderConnection
+) -> None:
+    fake.answer_next(400, {"message": "Agent is not available to take this call"})
+    outcome = place(connection)
+    assert isinstance(outcome, Refused)
+    assert outcome.answer == 'HTTP 400 {"message": "Agent is not available to take this call"}'
 
 
 def test_it_names_the_host_for_a_wrong_subdomain(
@@ -174,7 +189,7 @@ def test_it_names_the_host_for_a_wrong_subdomain(
 ) -> None:
     connection.set_setup_values(fake.setup_values(subdomain="acmee"))
     connection.save()
-    assert place(connection) == Refused(
+    assert told(place(connection)) == Refused(
         f"The CCAI Platform answered 404 at acmee.{fake.domain}: an admin checks the "
         "connection's subdomain and domain on the Telephony page.",
         permanent=True,
@@ -186,7 +201,7 @@ def test_it_sends_the_admin_to_the_credentials_on_401_and_403(
     fake: FakeCcai, connection: ProviderConnection, status: int
 ) -> None:
     fake.answer_next(status, {"message": "Unauthorized"})
-    assert place(connection) == Refused(
+    assert told(place(connection)) == Refused(
         f"The CCAI Platform refused Callbridge's API user and token (HTTP {status}): an admin "
         "updates them on the Telephony page.",
         permanent=True,
@@ -196,7 +211,7 @@ def test_it_sends_the_admin_to_the_credentials_on_401_and_403(
 def test_it_honours_a_429_for_every_worker(fake: FakeCcai, connection: ProviderConnection) -> None:
     fake.throttle_every = 1
     before = timezone.now()
-    assert place(connection) == Refused(
+    assert told(place(connection)) == Refused(
         "The CCAI Platform is limiting requests for now (429, retry after 1 s).", permanent=False
     )
     assert CcaiPace.objects.get().next_free_at >= before + timedelta(seconds=1)
@@ -207,7 +222,7 @@ def test_it_tries_again_after_a_5xx(
     fake: FakeCcai, connection: ProviderConnection, status: int
 ) -> None:
     fake.answer_next(status, {"message": "oops"})
-    assert place(connection) == Refused(
+    assert told(place(connection)) == Refused(
         f"The CCAI Platform is unavailable for now (HTTP {status}).", permanent=False
     )
 
