@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -181,12 +182,14 @@ def calls_ask_providers(*, limit: int = 100) -> int:
     return asked
 
 
-def calls_poll_providers(*, limit: int = 200) -> int:
+def calls_poll_providers(*, limit: int = 200, seconds: float = 2.0) -> int:
     """The polling loop, for providers that declare `polling` (their webhooks may be lost): each
     call still followed (README "Following calls: session events and polling") is asked once
-    per `every`, claimed first so that two runs never ask about one call at once. Returns how
-    many calls were asked."""
+    per `every`, claimed first so that two runs never ask about one call at once. A run stops
+    after `seconds` (beat starts the next one), so polls paced by their provider never keep a
+    worker from delivering to Outreach for long. Returns how many calls were asked."""
     now = clock.now()
+    stop = time.monotonic() + seconds
     asked = 0
     for kind in provider_kinds():
         polling = provider_class(kind).polling
@@ -215,6 +218,8 @@ def calls_poll_providers(*, limit: int = 200) -> int:
             .order_by(F("provider_asked_at").asc(nulls_first=True), "first_event_at")
         )
         for call in followed[:limit]:
+            if time.monotonic() > stop:
+                return asked
             claimed = Call.objects.filter(
                 pk=call.pk, provider_asked_at=call.provider_asked_at
             ).update(provider_asked_at=now)
