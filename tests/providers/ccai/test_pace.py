@@ -25,7 +25,7 @@ from tests.providers.ccai.fake import FakeCcai, Step
 
 CALLS = 50
 POLLERS = 4
-SECONDS = 12.0
+SECONDS = 15.0
 SHARE = 5  # requests per second: the connection's default
 
 
