@@ -35,6 +35,8 @@ TEST_ENVIRONMENT = {
 }
 for _name, _value in TEST_ENVIRONMENT.items():
     os.environ.setdefault(_name, _value)
+# What this run uses, given or defaulted: the processes the tests start inherit exactly this.
+TEST_ENVIRONMENT = {_name: os.environ[_name] for _name in TEST_ENVIRONMENT}
 
 from portal.settings import *  # noqa: E402, F403
 

@@ -78,7 +78,7 @@ def place_ccai_call(
         "ccai.place call=%s status=%s answer=%s",
         request.outreach_call_id,
         response.status_code,
-        answer_excerpt(response),
+        answer_excerpt(response)[:300],
     )
     outcome = _outcome(response, request=request, setup=setup, agent_email=agent_email)
     if isinstance(outcome, Refused):
