@@ -205,7 +205,7 @@ def test_every_row_the_platform_can_produce_ends_in_outreach_as_the_table_says(
                 Step(0.3, "voicemail"),
                 Step(0.5, "voicemail_received", ended(recording_url=REC.format("vm"))),
             ],
-            ("no answer", {"voicemailUrl": REC.format("vm")}),
+            ("no answer", {"voicemailRecordingUrl": REC.format("vm")}),
         ),
         "fails to set up": (
             [
