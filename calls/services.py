@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from calls.doorbell import enqueue_call, enqueue_calls
 from calls.inbox import inbox_accept
-from calls.models import AgentMapping, Call, CallStatus, call_is_urgent
-from calls.rules import Direction, Happened, Happening, give_up_happening
+from calls.models import AgentMapping, Call, CallStatus, InboxEvent, call_is_urgent
+from calls.rules import Direction, Happened, Happening, OutreachState, give_up_happening
 from integrations.events import CallEvent
 from integrations.outreach.client import OutreachClient
 from integrations.outreach.errors import OutreachError
 from integrations.outreach.selectors import connection_is_usable, organization_connection
-from integrations.provider import Capability
-from integrations.registry import provider_class, provider_for
+from integrations.provider import Capability, WebhookRejected
+from integrations.registry import provider_class, provider_for, provider_kinds
 from portal import clock
 from portal.audit.services import audit_record
 from portal.tenancy.models import Organization
@@ -207,16 +208,72 @@ def calls_ask_providers(*, limit: int = 100) -> int:
     return asked
 
 
-def call_ask_provider(*, call: Call) -> None:
-    """Ask the provider what it now reports for the call; an error is an answer of "unknown"."""
+def calls_poll_providers(*, limit: int = 200, seconds: float = 2.0) -> int:
+    """The polling loop, for providers that declare `polling` (their webhooks may be lost): each
+    call still followed (README "Following calls: session events and polling") is asked once
+    per `every`, claimed first so that two runs never ask about one call at once. A run stops
+    after `seconds` (beat starts the next one), so polls paced by their provider never keep a
+    worker from delivering to Outreach for long. Returns how many calls were asked."""
+    now = clock.now()
+    stop = time.monotonic() + seconds
+    asked = 0
+    for kind in provider_kinds():
+        polling = provider_class(kind).polling
+        if polling is None or not provider_class(kind).supports(Capability.FETCH_CALL_STATE):
+            continue
+        recorded = InboxEvent.objects.filter(
+            call=OuterRef("pk"), happening=Happening.RECORDING_READY
+        )
+        followed = (
+            Call.objects.filter(connection__kind=kind, first_event_at__gte=now - polling.up_to)
+            .exclude(provider_call_id="")
+            .exclude(status=CallStatus.FAILED)
+            .filter(
+                Q(provider_asked_at__isnull=True) | Q(provider_asked_at__lt=now - polling.every)
+            )
+            .filter(
+                Q(final_state="")
+                | Q(
+                    final_state=OutreachState.COMPLETED,
+                    ended_at__gte=now - polling.recording_for,
+                )
+                & ~Exists(recorded)
+            )
+            .select_related("connection", "organization")
+            # Never asked first (PostgreSQL sorts NULL last otherwise), then the longest unasked.
+            .order_by(F("provider_asked_at").asc(nulls_first=True), "first_event_at")
+        )
+        for call in followed[:limit]:
+            if time.monotonic() > stop:
+                return asked
+            claimed = Call.objects.filter(
+                pk=call.pk, provider_asked_at=call.provider_asked_at
+            ).update(provider_asked_at=now)
+            if claimed:
+                call_ask_provider(call=call, note_unchanged=False)
+                asked += 1
+    return asked
+
+
+def call_ask_provider(*, call: Call, note_unchanged: bool = True) -> None:
+    """Ask the provider what it now reports for the call; an error is an answer of "unknown".
+    The asking goes on the call's timeline, unless `note_unchanged` is False and nothing new
+    came of it (polling asks every few seconds)."""
     provider = provider_for(call.connection.kind)
     try:
         events = provider.fetch_call_state(call.connection, call.provider_call_id)
+    except WebhookRejected as unreadable:
+        # The provider answered something we will not guess from (a value it does not
+        # document): the call's timeline and Needs attention say so, once.
+        _note_unreadable_answer(call, unreadable.reason)
+        events = None
     except Exception:  # the provider's trouble must not stop the loop for other calls
         logger.warning("call.provider_ask_failed call=%s", call.pk, exc_info=True)
         events = None
     Call.objects.filter(pk=call.pk).update(provider_asked_at=clock.now())
     stored = inbox_accept(connection=call.connection, events=events).stored if events else 0
+    if not stored and not note_unchanged:
+        return
     audit_record(
         action="call.provider_asked",
         organization=call.organization,
@@ -226,6 +283,17 @@ def call_ask_provider(*, call: Call) -> None:
             "new_events": stored,
         },
     )
+
+
+def _note_unreadable_answer(call: Call, reason: str) -> None:
+    note = f"The provider's answer about this call could not be read: {reason}"[:500]
+    if Call.objects.filter(pk=call.pk).exclude(attention=note).update(attention=note):
+        audit_record(
+            action="call.provider_answer_unreadable",
+            organization=call.organization,
+            target=call,
+            data={"reason": reason},
+        )
 
 
 def calls_close_unfinished(*, limit: int = 500) -> int:

@@ -17,7 +17,7 @@ from calls.dialling.outcomes import dials_settle_unconfirmed
 from calls.doorbell import ADVANCE_CALL_TASK, enqueue_calls
 from calls.models import Call, CallStatus, call_is_urgent
 from calls.pipeline import call_advance
-from calls.services import calls_ask_providers, calls_close_unfinished
+from calls.services import calls_ask_providers, calls_close_unfinished, calls_poll_providers
 from portal import clock
 
 logger = logging.getLogger(__name__)
@@ -59,6 +59,11 @@ def close_unfinished_calls() -> int:
 @shared_task(ignore_result=True)
 def ask_providers_about_quiet_calls() -> int:
     return calls_ask_providers()
+
+
+@shared_task(ignore_result=True)
+def poll_providers() -> int:
+    return calls_poll_providers()
 
 
 @shared_task(ignore_result=True)

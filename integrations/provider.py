@@ -23,8 +23,10 @@ and, optionally, two capabilities with one signature each (the core asks `suppor
   trying again can help) or `Unconfirmed` (the provider did not answer in time: the call may
   have been placed, so it must not be asked again);
 - `fetch_call_state(connection, provider_call_id)`: the events the provider now reports for a
-  call, or None when it cannot say; the core's reconciliation loop feeds them to the inbox like
-  any webhook's.
+  call, or None when it cannot say (`WebhookRejected` for an answer it will not read, which the
+  core notes on the call); the core's reconciliation loop feeds them to the inbox like
+  any webhook's (and, for a class that declares `polling`, its polling loop does, until
+  the call is final and its recording known, or a deadline).
 
 The webhook door, the Telephony pages and the pipeline name no provider: they read these
 declarations.
@@ -34,7 +36,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -162,6 +164,9 @@ class Placed:
 class Refused:
     reason: str  # for the rep, in words they can act on; never a secret
     permanent: bool  # False: the same request may succeed if tried again
+    # The provider's answer as it came (status and body), for support staff on the call's
+    # timeline; never a secret.
+    answer: str = ""
 
 
 @dataclass(frozen=True)
@@ -171,9 +176,24 @@ class Unconfirmed:
     instead, and reports the call failed if none come."""
 
     reason: str  # for the rep and the call's timeline; never a secret
+    # How long the core waits for the provider's events before `failed`; None: the
+    # DIAL_CONFIRM_SECONDS setting. A provider that asks a person to finish the dial (CCAI
+    # Platform's widget) gives that person its own time.
+    wait_seconds: float | None = None
 
 
 PlaceCallOutcome = Placed | Refused | Unconfirmed
+
+
+@dataclass(frozen=True, kw_only=True)
+class Polling:
+    """Ask the provider about a call every `every`, from its first event until its final state
+    is known - and for a completed call its recording, or `recording_for` after it ended - or
+    until `up_to` after its first event, whichever comes first."""
+
+    every: timedelta
+    up_to: timedelta = timedelta(hours=2)
+    recording_for: timedelta = timedelta(minutes=15)
 
 
 class Provider:
@@ -203,6 +223,9 @@ class Provider:
     # tests hold a payload fixture `<event>__<variant>.json` for each, and refuse a fixture of
     # an event the class does not declare.
     events: ClassVar[tuple[str, ...]] = ()
+    # For providers whose webhooks may be lost (`fetch_call_state` required): how the core polls
+    # their calls instead of only asking after RECONCILE_AFTER_SECONDS of quiet.
+    polling: ClassVar[Polling | None] = None
 
     # The secret policy, for providers with `mints_signing_secret`: the format of a new secret,
     # and which secrets are accepted after a rotation or once the old ones are retired, given

@@ -22,6 +22,7 @@ PROVIDERS: dict[str, str] = {
     "generic": "integrations.generic.provider.GenericProvider",
     "twilio": "integrations.twilio.provider.TwilioProvider",
     "finesse": "integrations.finesse.provider.FinesseProvider",
+    "ccai": "integrations.ccai.provider.CcaiProvider",
 }
 
 # A kind is part of the webhook URL (`<slug:kind>`) and is stored in 30 characters.
@@ -49,10 +50,14 @@ def provider_for(kind: str) -> Provider:
     return provider_class(kind)()
 
 
+def provider_kinds() -> list[str]:
+    """Every registered kind, this repository's first."""
+    return [*PROVIDERS, *_extra_providers(tuple(settings.EXTRA_PROVIDERS))]
+
+
 def provider_choices() -> list[tuple[str, str]]:
     """(kind, label) of every provider, this repository's first, for the setup form."""
-    kinds = [*PROVIDERS, *_extra_providers(tuple(settings.EXTRA_PROVIDERS))]
-    return [(kind, provider_class(kind).label) for kind in kinds]
+    return [(kind, provider_class(kind).label) for kind in provider_kinds()]
 
 
 @lru_cache(maxsize=8)

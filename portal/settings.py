@@ -77,6 +77,10 @@ READYZ_BROKER_ANSWER_SECONDS = env.int("READYZ_BROKER_ANSWER_SECONDS", default=5
 # fetching recordings. The tests point it at a fake on loopback.
 TWILIO_API_URL = env.str("TWILIO_API_URL", default="https://api.twilio.com").rstrip("/")
 
+# Where a CCAI Platform connection's API is, from its subdomain and domain. Only the tests'
+# local fake of the platform changes it.
+CCAI_API_URL = env.str("CCAI_API_URL", default="https://{subdomain}.{domain}/apps/api/v1")
+
 # Telephony provider classes beyond integrations/registry.py's, as dotted paths; each class's
 # `kind` is its key (integrations/registry.py).
 EXTRA_PROVIDERS = [path.strip() for path in env.list("EXTRA_PROVIDERS", default=[]) if path.strip()]
@@ -99,6 +103,7 @@ INSTALLED_APPS = [
     "integrations",
     "integrations.outreach",
     "integrations.outreach.authorization",
+    "integrations.ccai",
     "calls",
     "calls.retention",
 ]
@@ -205,6 +210,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "calls.tasks.ask_providers_about_quiet_calls",
         "schedule": 60.0,
     },
+    # Providers whose webhooks may be lost (`polling`): their calls are asked about until final.
+    "poll-providers": {"task": "calls.tasks.poll_providers", "schedule": 2.0},
     # Dials the provider did not confirm in time: placed once it reports them, else failed.
     "settle-unconfirmed-dials": {"task": "calls.tasks.settle_unconfirmed_dials", "schedule": 5.0},
     # Calls whose provider went quiet past the organisation's give-up deadline are closed.

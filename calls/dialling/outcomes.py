@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from calls.dialling.selectors import OWN_EVENT_PREFIX, provider_reported
+from calls.dialling.selectors import OWN_EVENT_PREFIX, dial_wait_seconds, provider_reported
 from calls.inbox import inbox_accept
 from calls.models import Call, DialStatus
 from integrations.events import AgentIdentity, CallEvent, Direction, Happening, PhoneNumber
@@ -52,7 +52,7 @@ def own_event(
 def dial_settle(*, call: Call, outcome: PlaceCallOutcome) -> None:
     """Record the provider's answer: placed, unconfirmed (its events decide), or failed."""
     if isinstance(outcome, Refused):
-        dial_fail(call=call, reason=outcome.reason)
+        dial_fail(call=call, reason=outcome.reason, answer=outcome.answer)
         return
     with transaction.atomic():
         locked = Call.objects.select_for_update(of=("self",)).get(pk=call.pk)
@@ -66,12 +66,15 @@ def dial_settle(*, call: Call, outcome: PlaceCallOutcome) -> None:
             )
             locked.save(update_fields=["dial_status", "dial_reason", "dial_confirm_by"])
             _name_call(locked, outcome.provider_call_id)
-            action, data = "dial.placed", {"provider_call_id": outcome.provider_call_id}
+            action = "dial.placed"
+            data: dict[str, object] = {"provider_call_id": outcome.provider_call_id}
         else:
             locked.dial_status, locked.dial_reason = DialStatus.UNCONFIRMED, outcome.reason[:500]
-            locked.dial_confirm_by = clock.now() + timedelta(seconds=settings.DIAL_CONFIRM_SECONDS)
+            wait = outcome.wait_seconds or settings.DIAL_CONFIRM_SECONDS
+            locked.dial_confirm_by = clock.now() + timedelta(seconds=wait)
             locked.save(update_fields=["dial_status", "dial_reason", "dial_confirm_by"])
-            action, data = "dial.unconfirmed", {"reason": outcome.reason}
+            # The wait is kept with the entry: what the rep reads about the dial names it.
+            action, data = "dial.unconfirmed", {"reason": outcome.reason, "wait_seconds": wait}
         audit_record(action=action, organization=locked.organization, target=locked, data=data)
 
 
@@ -90,9 +93,10 @@ def _name_call(call: Call, provider_call_id: str) -> None:
         logger.warning("dial.provider_call_id_taken call=%s id=%s", call.pk, provider_call_id)
 
 
-def dial_fail(*, call: Call, reason: str) -> None:
+def dial_fail(*, call: Call, reason: str, answer: str = "") -> None:
     """The dial failed: Outreach gets `failed` (through the inbox and the pipeline), stamped
-    now, and the reason is kept for the rep."""
+    now, and the reason is kept for the rep (the provider's raw `answer`, when it gave one, for
+    support staff)."""
     now = clock.now()
     with transaction.atomic():
         locked = (
@@ -124,7 +128,7 @@ def dial_fail(*, call: Call, reason: str) -> None:
             action="dial.failed",
             organization=locked.organization,
             target=locked,
-            data={"reason": reason},
+            data={"reason": reason, **({"provider_answer": answer[:2000]} if answer else {})},
         )
     logger.info("dial.failed call=%s reason=%s", call.pk, reason)
 
@@ -139,7 +143,7 @@ def dials_settle_unconfirmed(*, limit: int = 100) -> int:
         if provider_reported(call=call):
             dial_settle(call=call, outcome=Placed(provider_call_id=""))
         else:
-            waited = settings.DIAL_CONFIRM_SECONDS
+            waited = dial_wait_seconds(call=call)
             reason = (
                 f"{call.dial_reason} It reported nothing about the call within {waited} s."
                 if call.dial_status == DialStatus.UNCONFIRMED

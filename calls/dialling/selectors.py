@@ -14,6 +14,7 @@ from integrations.outreach.models import ConnectionStatus
 from integrations.outreach.selectors import user_connection
 from integrations.provider import Capability
 from integrations.registry import is_known, provider_class
+from portal.audit.models import AuditEntry
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -102,6 +103,19 @@ def provider_reported(*, call: Call) -> bool:
     return call.events.exclude(dedup_key__startswith=OWN_EVENT_PREFIX).exists()
 
 
+def dial_wait_seconds(*, call: Call) -> int:
+    """How long an unconfirmed dial waits for the provider's events: the provider's own wait
+    when it gave one (kept with the dial's `dial.unconfirmed` audit entry), else
+    DIAL_CONFIRM_SECONDS."""
+    entry = AuditEntry.objects.filter(
+        action="dial.unconfirmed", target_type=Call._meta.label, target_id=str(call.pk)
+    ).first()
+    wait = entry.data.get("wait_seconds") if entry is not None else None
+    if isinstance(wait, int | float) and not isinstance(wait, bool):
+        return round(wait)
+    return settings.DIAL_CONFIRM_SECONDS
+
+
 def dial_answer(*, call: Call, repeat: bool) -> dict[str, Any]:
     """What the extension, the `tel:` handler and the rep read about a dialled call."""
     status = call.dial_status
@@ -114,7 +128,7 @@ def dial_answer(*, call: Call, repeat: bool) -> dict[str, Any]:
         DialStatus.PLACED: f"Your phone system is placing the call to {number}.",
         DialStatus.PLACING: f"Your phone system is being asked to call {number}.",
         DialStatus.UNCONFIRMED: f"{call.dial_reason} Waiting up to "
-        f"{settings.DIAL_CONFIRM_SECONDS} s for it to report the call.",
+        f"{dial_wait_seconds(call=call)} s for it to report the call.",
         DialStatus.FAILED: f"The call could not be placed: {call.dial_reason}",
     }
     detail = details[DialStatus(status)]

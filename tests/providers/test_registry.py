@@ -42,6 +42,7 @@ def test_it_lists_the_repositorys_providers_first_then_extra_ones() -> None:
         ("generic", "Generic signed webhook"),
         ("twilio", "Twilio"),
         ("finesse", "Cisco Finesse (contact-centre connector)"),
+        ("ccai", "Google CCAI Platform (UJET)"),
         ("fakephone", "FakePhone (test provider)"),
     ]
     assert provider_class("generic") is GenericProvider
@@ -61,6 +62,7 @@ def test_it_forgets_an_extra_provider_taken_out_of_the_setting() -> None:
         ("generic", "Generic signed webhook"),
         ("twilio", "Twilio"),
         ("finesse", "Cisco Finesse (contact-centre connector)"),
+        ("ccai", "Google CCAI Platform (UJET)"),
     ]
 
 
