@@ -85,7 +85,7 @@ from integrations.outreach.errors import (
     TokenEndpointFailing,
 )
 from integrations.outreach.models import OutreachConnection
-from integrations.outreach.selectors import connection_for_call
+from integrations.outreach.selectors import CallConnection, connection_for_call
 from portal import clock
 from portal.audit.models import AuditEntry
 from portal.audit.services import audit_entry, audit_record
@@ -212,20 +212,9 @@ def _claim(call_id: int) -> Request | None:
                 "an inbound call, and no event from the provider has said them yet.",
             )
             return None
-        problem = _ownership_problem(call, events)
-        if problem:
-            _hold(call, problem)
+        chosen = _whose_connection(call, events)
+        if chosen is None:
             return None
-        try:
-            chosen = connection_for_call(
-                organization=call.organization,
-                owner=call.owner,
-                outreach_user_id=call.outreach_user_id or None,
-            )
-        except ConnectionUnusable as error:
-            _hold(call, str(error))
-            return None
-
         connection_id = chosen.connection.pk
         if call.needs_reconcile:
             return _start(call, connection_id, Purpose.RECONCILE, _reconcile_request(call))
@@ -293,18 +282,8 @@ def _claim_call_to_log(call: Call, events: list[InboxEvent], now: datetime) -> R
                 "has ended (or at the give-up deadline).",
             )
         return None
-    problem = _ownership_problem(call, events)
-    if problem:
-        _hold(call, problem)
-        return None
-    try:
-        chosen = connection_for_call(
-            organization=call.organization,
-            owner=call.owner,
-            outreach_user_id=call.outreach_user_id or None,
-        )
-    except ConnectionUnusable as error:
-        _hold(call, str(error))
+    chosen = _whose_connection(call, events)
+    if chosen is None:
         return None
     connection_id = chosen.connection.pk
     if call.needs_reconcile:
@@ -322,6 +301,24 @@ def _claim_call_to_log(call: Call, events: list[InboxEvent], now: datetime) -> R
         hold_without_prospect=call.connection.unmatched_prospect == UnmatchedProspect.HOLD,
     )
     return _start(call, connection_id, Purpose.LOG, log)
+
+
+def _whose_connection(call: Call, events: list[InboxEvent]) -> CallConnection | None:
+    """The call's owner in Outreach and the connection its requests go out with; None (and the
+    call held, with the reason) when either is not known or not usable."""
+    problem = _ownership_problem(call, events)
+    if problem:
+        _hold(call, problem)
+        return None
+    try:
+        return connection_for_call(
+            organization=call.organization,
+            owner=call.owner,
+            outreach_user_id=call.outreach_user_id or None,
+        )
+    except ConnectionUnusable as error:
+        _hold(call, str(error))
+        return None
 
 
 def _happened(event: InboxEvent) -> Happened:
