@@ -47,6 +47,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 STATIC_ROOT.mkdir(exist_ok=True)  # noqa: F405 - whitenoise warns when it is missing
+# ... straight from static/ (whitenoise finds them as `runserver` would), so that a fresh clone's
+# browser tests get the stylesheet and scripts without a `collectstatic` first.
+WHITENOISE_USE_FINDERS = True
 
 # allauth's failed sign-in limit per address, over ten minutes instead of one: the sign-in tests
 # count failures across a real gunicorn, and on a busy machine ten tries can take over a minute.
