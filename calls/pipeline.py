@@ -179,7 +179,8 @@ def _claim(call_id: int) -> Request | None:
             )
             if lost:
                 call.needs_reconcile = True
-        events = list(call.events.all())
+        # The payloads and headers are for people reading the timeline, not for planning.
+        events = list(call.events.defer("raw", "headers"))
         if _did_not_start_in_outreach(call):
             return _claim_call_to_log(call, events, now)
         plan = plan_next_update(
