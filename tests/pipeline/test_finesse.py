@@ -213,6 +213,8 @@ def test_it_ends_every_row_the_connector_can_produce_as_the_table_says(
     pipeline: Pipeline, finesse: ProviderConnection, gunicorn: tuple[str, Path], worker: Any
 ) -> None:
     base, web_log = gunicorn
+    # Campaign calls did not start in Outreach: this connection logs them there once they end.
+    ProviderConnection.objects.filter(pk=finesse.pk).update(log_external_calls=True)
     rng = random.Random(19)
     start = datetime.now(UTC) - timedelta(minutes=3)
     calls = []
@@ -260,26 +262,36 @@ def test_it_ends_every_row_the_connector_can_produce_as_the_table_says(
         for r in pipeline.sandbox.requests(path_prefix="/api/v2")
         if r["method"] == "POST" and r["path"] == "/api/v2/calls"
     ]
-    assert len(creates) == sum(1 for call in calls if call.direction == "inbound")
-
-    # Campaign calls: outbound, no Outreach call id, the dialer's machine answered_by_voicemail.
-    # What main can show of them today is their final state in the portal; that Outreach logs
-    # them waits for issue 17 ("Calls that did not start in Outreach").
+    # Campaign calls: outbound, no Outreach call id, the dialer's machine answered_by_voicemail;
+    # each is logged in Outreach once, as an answered outbound call of the mapped rep.
     for call, (_, _, answered) in zip(campaign, CAMPAIGN, strict=True):
-        eventually(partial(has_final_state, call.provider_call_id, "completed"))
+        eventually(partial(is_logged, call.provider_call_id))
         ours = Call.objects.get(provider_call_id=call.provider_call_id)
-        assert ours.direction == "outbound"
+        assert ours.direction == "outbound" and ours.final_state == "completed"
         assert {event.normalised["outreach_call_id"] for event in ours.events.all()} == {""}
         assert sorted(ours.events.values_list("happening", flat=True)) == sorted(
             [answered, "ended"]
         )
+        logged = pipeline.sandbox.call(ours.outreach_call_id)["call"]
+        assert (logged["attributes"]["direction"], logged["attributes"]["outcome"]) == (
+            "outbound",
+            "Answered",
+        )
+        assert logged["relationships"]["user"]["data"]["id"] == pipeline.rep_outreach_id
+    creates = [
+        r
+        for r in pipeline.sandbox.requests(path_prefix="/api/v2")
+        if r["method"] == "POST" and r["path"] == "/api/v2/calls"
+    ]
+    inbound = sum(1 for call in calls if call.direction == "inbound")
+    assert len(creates) == inbound + len(campaign)  # nothing created or logged twice
 
     worker_log = Path(getattr(worker, "log_path"))  # noqa: B009 - set by running()
     assert_password_nowhere(pipeline, web_log=web_log, worker_log=worker_log)
 
 
-def has_final_state(provider_call_id: str, state: str) -> bool:
-    return Call.objects.get(provider_call_id=provider_call_id).final_state == state
+def is_logged(provider_call_id: str) -> bool:
+    return Call.objects.filter(provider_call_id=provider_call_id, logged_at__isnull=False).exists()
 
 
 def assert_password_nowhere(pipeline: Pipeline, *, web_log: Path, worker_log: Path) -> None:
