@@ -19,7 +19,7 @@ from integrations.events import CallEvent
 from integrations.outreach.client import OutreachClient
 from integrations.outreach.errors import OutreachError
 from integrations.outreach.selectors import connection_is_usable, organization_connection
-from integrations.provider import Capability, WebhookRejected
+from integrations.provider import AskLater, Capability, WebhookRejected
 from integrations.registry import provider_class, provider_for, provider_kinds
 from portal import clock
 from portal.audit.services import audit_record
@@ -202,8 +202,9 @@ def calls_ask_providers(*, limit: int = 100) -> int:
     )
     asked = 0
     for call in candidates[:limit]:
-        if provider_class(call.connection.kind).supports(Capability.FETCH_CALL_STATE):
-            call_ask_provider(call=call)
+        if provider_class(call.connection.kind).supports(
+            Capability.FETCH_CALL_STATE
+        ) and call_ask_provider(call=call):
             asked += 1
     return asked
 
@@ -217,6 +218,7 @@ def calls_poll_providers(*, limit: int = 200, seconds: float = 2.0) -> int:
     now = clock.now()
     stop = time.monotonic() + seconds
     asked = 0
+    busy: set[int] = set()  # connections whose provider said to ask later
     for kind in provider_kinds():
         polling = provider_class(kind).polling
         if polling is None or not provider_class(kind).supports(Capability.FETCH_CALL_STATE):
@@ -246,22 +248,33 @@ def calls_poll_providers(*, limit: int = 200, seconds: float = 2.0) -> int:
         for call in followed[:limit]:
             if time.monotonic() > stop:
                 return asked
+            if call.connection_id in busy:
+                continue
             claimed = Call.objects.filter(
                 pk=call.pk, provider_asked_at=call.provider_asked_at
             ).update(provider_asked_at=now)
-            if claimed:
-                call_ask_provider(call=call, note_unchanged=False)
+            if not claimed:
+                continue
+            if call_ask_provider(call=call, note_unchanged=False):
                 asked += 1
+            else:  # not asked after all: the claim is given back, the call keeps its turn
+                Call.objects.filter(pk=call.pk, provider_asked_at=now).update(
+                    provider_asked_at=call.provider_asked_at
+                )
+                busy.add(call.connection_id)
     return asked
 
 
-def call_ask_provider(*, call: Call, note_unchanged: bool = True) -> None:
+def call_ask_provider(*, call: Call, note_unchanged: bool = True) -> bool:
     """Ask the provider what it now reports for the call; an error is an answer of "unknown".
     The asking goes on the call's timeline, unless `note_unchanged` is False and nothing new
-    came of it (polling asks every few seconds)."""
+    came of it (polling asks every few seconds). False when the provider could not be asked
+    now (`AskLater`): nothing was asked, nothing is noted."""
     provider = provider_for(call.connection.kind)
     try:
         events = provider.fetch_call_state(call.connection, call.provider_call_id)
+    except AskLater:
+        return False
     except WebhookRejected as unreadable:
         # The provider answered something we will not guess from (a value it does not
         # document): the call's timeline and Needs attention say so, once.
@@ -273,7 +286,7 @@ def call_ask_provider(*, call: Call, note_unchanged: bool = True) -> None:
     Call.objects.filter(pk=call.pk).update(provider_asked_at=clock.now())
     stored = inbox_accept(connection=call.connection, events=events).stored if events else 0
     if not stored and not note_unchanged:
-        return
+        return True
     audit_record(
         action="call.provider_asked",
         organization=call.organization,
@@ -283,6 +296,7 @@ def call_ask_provider(*, call: Call, note_unchanged: bool = True) -> None:
             "new_events": stored,
         },
     )
+    return True
 
 
 def _note_unreadable_answer(call: Call, reason: str) -> None:

@@ -24,7 +24,9 @@ and, optionally, two capabilities with one signature each (the core asks `suppor
   have been placed, so it must not be asked again);
 - `fetch_call_state(connection, provider_call_id)`: the events the provider now reports for a
   call, or None when it cannot say (`WebhookRejected` for an answer it will not read, which the
-  core notes on the call); the core's reconciliation loop feeds them to the inbox like
+  core notes on the call; `AskLater` when the connection's share of the provider's request
+  limit is in use, so the call is asked on a later run as if this one had not come to it); the
+  core's reconciliation loop feeds them to the inbox like
   any webhook's (and, for a class that declares `polling`, its polling loop does, until
   the call is final and its recording known, or a deadline).
 
@@ -60,6 +62,12 @@ class WebhookRejected(Exception):
         # The call a signed but unreadable webhook was about, when it said: the door notes the
         # refusal on that call for support staff.
         self.provider_call_id = provider_call_id
+
+
+class AskLater(Exception):
+    """The provider cannot be asked now: the connection's share of its request limit is in
+    use (or it answered 429). Nothing was asked; the core asks again on a later run, and asks
+    about none of the connection's other calls in this one."""
 
 
 # How deep a JSON body may nest: real payloads need a handful of levels; a deeper one is an

@@ -17,7 +17,7 @@ from integrations.ccai.pace import pace_for_poll, pace_hold
 from integrations.ccai.setup import setup_of
 from integrations.events import CallEvent
 from integrations.models import ProviderConnection
-from integrations.provider import WebhookRejected
+from integrations.provider import AskLater, WebhookRejected
 
 logger = logging.getLogger(__name__)
 
@@ -27,11 +27,11 @@ POLL_TIMEOUT = httpx.Timeout(5.0, connect=2.0)
 def poll_call(
     connection: ProviderConnection, provider_call_id: str, *, kind: str
 ) -> list[CallEvent] | None:
-    """What the call object now says, or None when the platform cannot be asked now (our share
-    of its limit is in use, it is unreachable, it answers anything but the call object)."""
+    """What the call object now says, or None when the platform cannot say (it is unreachable,
+    it answers anything but the call object); AskLater when our share of its limit is in use."""
     setup = setup_of(connection.setup_values())
     if not pace_for_poll(connection, interval=setup.interval):
-        return None
+        raise AskLater
     try:
         response = api_request(
             setup, "GET", f"/calls/{quote(provider_call_id, safe='')}", timeout=POLL_TIMEOUT
@@ -43,7 +43,7 @@ def poll_call(
         return None
     if response.status_code == 429:
         pace_hold(connection, seconds=retry_after(response))
-        return None
+        raise AskLater
     call = answer_json(response)
     if response.status_code != 200 or not isinstance(call, dict):
         logger.warning(

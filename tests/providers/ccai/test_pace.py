@@ -29,6 +29,7 @@ CALLS = 50
 POLLERS = 4
 SHARE = 5  # requests per second: the connection's default
 INTERVAL = timedelta(seconds=1 / SHARE)
+JITTER = 1.0  # seconds: how late a request may arrive after its slot on a busy machine
 
 
 @pytest.fixture
@@ -105,14 +106,16 @@ def test_it_keeps_polling_and_placing_under_the_connections_share_with_50_calls_
     assert errors == []
 
     times = [r.at for r in fake.requests]
-    # The share on average, and in any second within arrival jitter (a request that left late
-    # meets the next one on time) - under the platform's 10, which never answered 429.
-    assert len(times) <= SHARE * (max(times) - min(times)) + 1
-    assert busiest_second(times) <= SHARE + 2, busiest_second(times)
+    # The share on average and in any second, give or take arrival jitter (the fake logs when a
+    # request arrived, and one that left late meets the next one on time): well under the
+    # platform's 10, which never answered 429.
+    assert len(times) <= SHARE * (max(times) - min(times) + JITTER) + 1
+    assert busiest_second(times) <= SHARE + 3, busiest_second(times)
     assert [r for r in fake.requests if r.status == 429] == []
     assert len([r for r in fake.requests if r.method == "POST"]) == 5
-    # Polls went on all along, call after call (each call is asked once per 5 s at most).
-    assert len(polled()) >= 10
+    # Polls went on all along, call after call (each call is asked once per 5 s at most): a
+    # poller that found the share in use left the call its turn instead of counting it asked.
+    assert len(polled()) >= 40
 
 
 def test_it_puts_a_dial_before_the_polls(db: None, fake: FakeCcai) -> None:

@@ -15,10 +15,11 @@ from calls.models import Call
 from calls.services import call_ask_provider, calls_poll_providers
 from integrations.ccai.callobject import call_events
 from integrations.ccai.models import CcaiPace
+from integrations.ccai.pace import pace_hold
 from integrations.ccai.provider import CcaiProvider
 from integrations.events import Happening
 from integrations.models import ProviderConnection
-from integrations.provider import WebhookRejected
+from integrations.provider import AskLater, WebhookRejected
 from portal.audit.models import AuditEntry
 from portal.tenancy.models import Organization
 from tests.providers.ccai.fake import FakeCcai, Step
@@ -82,11 +83,34 @@ def test_it_cannot_say_when_the_platform_cannot_be_asked(
     assert provider.fetch_call_state(connection, "404404") is None  # a call it never had
     fake.throttle_every = 1
     before = timezone.now()
-    assert provider.fetch_call_state(connection, call_with(fake, "connected")) is None
+    with pytest.raises(AskLater):
+        provider.fetch_call_state(connection, call_with(fake, "connected"))
     assert CcaiPace.objects.get().next_free_at >= before + timedelta(seconds=1)  # 429 honoured
     fake.throttle_every = 0
     # The 429's second is everyone's: a poll does not queue behind it, it comes back later.
-    assert provider.fetch_call_state(connection, call_with(fake, "connected")) is None
+    asked = len(fake.requests)
+    with pytest.raises(AskLater):
+        provider.fetch_call_state(connection, call_with(fake, "connected"))
+    assert len(fake.requests) == asked
+
+
+def test_a_call_the_platform_could_not_be_asked_about_keeps_its_turn(
+    fake: FakeCcai, connection: ProviderConnection
+) -> None:
+    first = known(connection, fake, call_with(fake, "connected", connected_at="now"))
+    second = known(connection, fake, call_with(fake, "connected", connected_at="now"))
+    pace_hold(connection, seconds=30)  # our share of the platform's limit is in use
+
+    # Nothing is asked, and neither call is counted as asked: the next run asks both ...
+    assert calls_poll_providers() == 0
+    assert [r for r in fake.requests if r.method == "GET"] == []
+    assert Call.objects.filter(provider_asked_at__isnull=False).count() == 0
+    assert not AuditEntry.objects.filter(action="call.provider_asked").exists()
+
+    CcaiPace.objects.update(next_free_at=timezone.now())
+    assert calls_poll_providers() == 2
+    asked = {r.path.rsplit("/", 1)[1] for r in fake.requests if r.method == "GET"}
+    assert asked == {first.provider_call_id, second.provider_call_id}
 
 
 def test_it_notes_an_undocumented_status_on_its_call_once(
