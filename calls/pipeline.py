@@ -236,6 +236,11 @@ def _claim(call_id: int) -> Request | None:
             state_changed_at=plan.update.state_changed_at,
             recording_url=plan.update.recording_url,
             voicemail_url=plan.update.voicemail_url,
+            vendor_call_id=(
+                vendor_call_id(call.provider_call_id)
+                if call.direction == Direction.OUTBOUND and call.provider_call_id
+                else None
+            ),
         )
         return _start(call, connection_id, Purpose.UPDATE, update, plan.update)
 

@@ -84,6 +84,9 @@ class UpdateCall:
     state_changed_at: datetime | None = None
     recording_url: str | None = None
     voicemail_url: str | None = None
+    # The provider's call id, for a call Outreach created (outbound): Outreach learns it from
+    # the updates, as it learns an inbound call's from our create.
+    vendor_call_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -675,6 +678,8 @@ def update_attributes(request: UpdateCall) -> dict[str, str]:
         attributes["recordingUrl"] = request.recording_url
     if request.voicemail_url is not None:
         attributes["voicemailUrl"] = request.voicemail_url
+    if request.vendor_call_id:
+        attributes["vendorCallId"] = request.vendor_call_id
     return attributes
 
 

@@ -153,6 +153,7 @@ def test_every_row_the_platform_can_produce_ends_in_outreach_as_the_table_says(
         "times out": ([Step(0.5, "failed", ended(fail_reason="expired"))], ("no answer", {})),
         "fails to set up": ([Step(0.5, "failed", ended(fail_reason="nothing"))], ("failed", {})),
     }
+    placed: dict[str, str] = {}  # Outreach call id -> the platform's
     for name, (steps, outcome) in outbound.items():
         call_id, answer = ccai.dial()
         assert answer.status_code == 201, (name, answer.text)
@@ -160,6 +161,7 @@ def test_every_row_the_platform_can_produce_ends_in_outreach_as_the_table_says(
         fake.play(provider_call_id, steps, end_user=PAT)
         expected[call_id] = outcome
         assert Call.objects.get(outreach_call_id=call_id).provider_call_id == provider_call_id
+        placed[call_id] = provider_call_id
 
     # A refusal: no call placed, Outreach hears failed and the rep the reason.
     fake.answer_next(400, {"message": "Agent is not available to take this call"})
@@ -239,6 +241,10 @@ def test_every_row_the_platform_can_produce_ends_in_outreach_as_the_table_says(
 
     ccai.wait(expected)
     assert refusals(ccai.pipeline.sandbox) == []
+    # Outreach keeps the platform's call id of every call it created as its vendorCallId.
+    for call_id, provider_call_id in placed.items():
+        attributes = ccai.pipeline.sandbox.call(call_id)["call"]["attributes"]
+        assert attributes["vendorCallId"] == provider_call_id
     # Nothing dialled twice: one request per dial that reached the platform.
     assert len(fake.placed) == len(outbound)
     # Inbound calls were created with both numbers: the caller's from the session events.

@@ -13,6 +13,8 @@ def test_it_reports_an_outbound_call_from_dial_to_recording(pipeline: Pipeline) 
     pipeline.send([pipeline.event("pbx-1", "dialling", 0, **extra)])
     view = pipeline.wait_for(outreach_id, lambda v: state_of(v) == "initiated")
     assert view["launch"]["initiatedWithin5s"] is True
+    # Outreach created the call; it learns the provider's id from our first update.
+    assert view["call"]["attributes"]["vendorCallId"] == "pbx-1"
 
     pipeline.send(
         [
