@@ -31,7 +31,10 @@ voicemail_left           voicemailUrl                 carries `link`; inbound bu
 =======================  ===========================  ==========================================
 
 Outreach's final-state table, expressed as happenings (the final state depends only on the
-terminal happening, so the result does not depend on the order in which happenings arrive):
+terminal happening - except that not_answered or caller_hung_up after an answer is taken as the
+call ending, completed, since a provider that reads each snapshot alone can say "nobody
+answered" of a call it said was answered - so the result does not depend on the order in which
+happenings arrive):
 
 =========  ===================================  ===========  ============  =====================
 Happenings (outbound, no id)    final state  outcome       answeredAt
@@ -201,6 +204,16 @@ def _voicemail_took_it(direction: Direction, kinds: set[Happening]) -> bool:
     )
 
 
+# What counts as an answer, by direction: an outbound call's answering machine is one; an
+# inbound call's voicemail is not (it picks up because nobody answered).
+_ANSWERS = {
+    Direction.OUTBOUND: frozenset({Happening.ANSWERED, Happening.ANSWERED_BY_VOICEMAIL}),
+    Direction.INBOUND: frozenset({Happening.ANSWERED}),
+}
+# Endings that say nobody answered: after an answer they are taken as the call ending.
+_UNANSWERED_ENDS = frozenset({Happening.NOT_ANSWERED, Happening.CALLER_HUNG_UP})
+
+
 def give_up_happening(
     *, direction: Direction, happenings: Sequence[Happened]
 ) -> tuple[Happening, datetime] | None:
@@ -209,12 +222,9 @@ def give_up_happening(
     setup_failed (failed), dated at its last happening. None without a happening to date it."""
     if not happenings:
         return None
-    answered = {Happening.ANSWERED}
-    if direction is Direction.OUTBOUND:
-        answered.add(Happening.ANSWERED_BY_VOICEMAIL)
     kinds = {happened.kind for happened in happenings}
     last = max(happened.at for happened in happenings)
-    return (Happening.ENDED if kinds & answered else Happening.SETUP_FAILED), last
+    return (Happening.ENDED if kinds & _ANSWERS[direction] else Happening.SETUP_FAILED), last
 
 
 def plan_next_update(
@@ -231,6 +241,8 @@ def plan_next_update(
 
     voicemail_took_it = _voicemail_took_it(direction, {h.kind for h in ordered.values()})
     rejected = any(h.kind is Happening.REJECTED for h in ordered.values())
+    answers = _ANSWERS[direction]
+    answered = False
     verdicts: dict[str, tuple[Verdict, str]] = {}
     state_changes: list[tuple[Happened, OutreachState]] = []
     recordings: list[Happened] = []
@@ -239,6 +251,12 @@ def plan_next_update(
         state = implied_state(happened.kind, direction, voicemail_took_it=voicemail_took_it)
         if state is OutreachState.NO_ANSWER and happened.kind is Happening.ENDED and rejected:
             state = OutreachState.BUSY
+        if answered and happened.kind in _UNANSWERED_ENDS:
+            # A provider that judges each snapshot alone (Finesse's dropped dialog without a
+            # wrap-up) may say "not answered" of a call it said was answered: it ended.
+            state = OutreachState.COMPLETED
+        # An answer heard of only after Outreach took the final state changes nothing (`late`).
+        answered = answered or (happened.kind in answers and not _after_final(happened, reported))
         if state is not None:
             state_changes.append((happened, state))
         elif happened.kind is Happening.RECORDING_READY:
@@ -379,6 +397,13 @@ def _cut_at_final_state(
     for happened, _ in state_changes[deciding + 1 :]:
         verdicts[happened.key] = (Verdict.IGNORED, f"after final state {final_state}")
     return state_changes[: deciding + 1], final_state, ended_at, state_changes[deciding][0]
+
+
+def _after_final(happened: Happened, reported: Reported) -> bool:
+    accepted = reported.final_accepted_at
+    return (
+        accepted is not None and happened.arrived_at is not None and happened.arrived_at > accepted
+    )
 
 
 def _late(
@@ -544,7 +569,6 @@ class ExternalPlan:
 
 
 _LINKS = frozenset({Happening.RECORDING_READY, Happening.VOICEMAIL_LEFT})
-_ANSWERS = frozenset({Happening.ANSWERED, Happening.ANSWERED_BY_VOICEMAIL})
 
 
 def plan_external_log(
@@ -574,7 +598,9 @@ def plan_external_log(
     log = None
     if final_state is not None and plan.ended_at is not None and plan.settle_until is None:
         ended_at = plan.ended_at
-        answers = [h.at for h in states if h.kind in _ANSWERS and h.at <= ended_at]
+        answers = [
+            h.at for h in states if h.kind in _ANSWERS[Direction.OUTBOUND] and h.at <= ended_at
+        ]
         answered = final_state is OutreachState.COMPLETED
         log = ExternalCallLog(
             outcome=ExternalOutcome.ANSWERED if answered else ExternalOutcome.NOT_ANSWERED,

@@ -415,6 +415,31 @@ def test_it_never_counts_an_inbound_voicemail_as_a_conversation(
     assert result.final_state is final
 
 
+@pytest.mark.parametrize("direction", [IN, OUT])
+@pytest.mark.parametrize("ending", [H.NOT_ANSWERED, H.CALLER_HUNG_UP])
+def test_a_call_answered_before_an_ending_that_says_nobody_answered_is_completed(
+    direction: Direction, ending: Happening
+) -> None:
+    # A provider judging each snapshot alone (Finesse's dropped dialog) can contradict itself;
+    # whichever order the happenings arrive in, the answer wins.
+    happenings = [happened(H.RINGING, 1), happened(H.ANSWERED, 5), happened(ending, 60)]
+    for ordering in (happenings, happenings[::-1]):
+        result = plan(direction, *ordering, reported=Reported(state=S.IN_PROGRESS))
+        assert result.final_state is S.COMPLETED
+        assert result.update == Update(state=S.COMPLETED, state_changed_at=at(60))
+    # Before any answer, the same ending keeps its meaning.
+    assert plan(direction, happened(H.RINGING, 1), happened(ending, 60)).final_state in (
+        S.NO_ANSWER,
+        S.CANCELED,
+    )
+
+
+def test_an_outbound_answering_machine_is_an_answer_an_inbound_voicemail_is_not() -> None:
+    machine = [happened(H.ANSWERED_BY_VOICEMAIL, 5), happened(H.NOT_ANSWERED, 60)]
+    assert plan(OUT, *machine).final_state is S.COMPLETED
+    assert plan(IN, *machine).final_state is S.NO_ANSWER
+
+
 def test_it_dates_initiated_by_the_dial_whatever_arrived_first() -> None:
     result = plan(OUT, happened(H.ENDED, 40), happened(H.ANSWERED, 20), happened(H.DIALLING, 3))
 
